@@ -1,0 +1,47 @@
+"""Install metadata agrees with itself: pyproject, environment.yml, README, CI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject_deps() -> list[str]:
+    text = (ROOT / "pyproject.toml").read_text()
+    block = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M).group(1)
+    return re.findall(r'"([^"]+)"', block)
+
+
+def test_environment_yml_matches_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-e ." in pip_section, "Binder installs the package from environment.yml"
+    listed = {str(Requirement(r)) for r in pip_section if r != "-e ."}
+    wanted = {str(Requirement(r)) for r in _pyproject_deps()}
+    assert listed == wanted
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme and re.search(r"^make test\b", ci, re.M)
+    assert "SGAN_DATA_DIR" in ci
+
+
+def test_readme_lists_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert path.name in readme, f"README's notebook table misses {path.name}"
+
+
+def test_pretrained_model_is_small_and_documented():
+    run = ROOT / "pretrained" / "mnist_100labels"
+    names = {p.name for p in run.iterdir()}
+    assert {"classifier.keras", "generator.keras", "history.json", "config.json"} <= names
+    assert sum(p.stat().st_size for p in run.rglob("*") if p.is_file()
+               and p.name != "checkpoint.npz") < 10_000_000
