@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--schedule", choices=["tutorial", "combined"], default="tutorial",
                        help="tutorial: C, D-real, D-fake and G updates (default); "
                             "combined: one D update on the summed losses")
+    train.add_argument("--generator-loss", choices=["bce", "feature_matching"], default="bce",
+                       help="bce: fool D (default, the tutorial's); feature_matching: match D's mean "
+                            "features of real images (Salimans et al. 2016)")
     train.add_argument("--steps-per-epoch", type=_positive_int,
                        help="steps between evaluations and saved models (default: 60000 / batch = 600)")
     train.add_argument("--batch-size", type=_positive_int, default=100)
@@ -84,13 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace, command: str) -> int:
-    from .training import TrainConfig, run_training
+    from .training import TrainConfig, check_run_folder, run_training
 
     config = TrainConfig(
         dataset=args.dataset, n_labels=args.labels, seed=args.seed,
         epochs=args.epochs if args.epochs is not None else 20, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-        schedule=args.schedule, precision=args.precision, jit_compile=args.jit,
+        schedule=args.schedule, generator_loss=args.generator_loss, precision=args.precision,
+        jit_compile=args.jit,
         eval_train=not args.no_train_eval,
         checkpoint_every=args.checkpoint_every,
     )
@@ -101,6 +105,7 @@ def _train(args: argparse.Namespace, command: str) -> int:
         out = Path("runs") / (f"{config.dataset}_{config.n_labels}labels_seed{config.seed}_"
                               f"{time.strftime('%Y%m%d-%H%M%S')}")
         args.out = out  # for the resume hint on Ctrl-C
+    check_run_folder(config, out, args.resume)
     print(f"Run folder: {out}  ({config.total_steps} steps, schedule={config.schedule})", flush=True)
     started = time.perf_counter()
     trainer = run_training(config, out, resume=args.resume, command=command,

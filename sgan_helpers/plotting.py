@@ -62,7 +62,7 @@ def plot_history(history: dict, show_tutorial: bool = True):
     steps, epochs = history["steps"], history["epochs"]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4))
     labels = {"c_loss": "C: labelled cross-entropy", "d_real": "D: real images",
-              "d_fake": "D: generated images", "g_loss": "G: fool D"}
+              "d_fake": "D: generated images", "g_loss": "G: generator loss"}
     for key, label in labels.items():
         ax_loss.plot([r["step"] for r in steps], [r[key] for r in steps], label=label)
     ax_loss.set(xlabel="training step", ylabel="loss (mean over window)", title="Losses")

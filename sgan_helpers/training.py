@@ -42,6 +42,7 @@ if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on the
 import tensorflow as tf  # noqa: E402  (after the backend check, on purpose)
 
 SCHEDULES = ("tutorial", "combined")
+GENERATOR_LOSSES = ("bce", "feature_matching")
 PRECISIONS = ("float32", "mixed_bfloat16")
 CHECKPOINT = "checkpoint.npz"
 
@@ -65,6 +66,7 @@ class TrainConfig:
     learning_rate: float = LEARNING_RATE
     beta_1: float = BETA_1
     schedule: str = "tutorial"
+    generator_loss: str = "bce"  # "feature_matching": Salimans et al. (2016), section 3.1
     jit_compile: bool = False
     precision: str = "float32"  # "mixed_bfloat16": faster on CPUs with AVX512-BF16/AMX
     eval_train: bool = True  # the tutorial's 60,000-label accuracy: for comparison only
@@ -80,6 +82,9 @@ class TrainConfig:
             )
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
+        if self.generator_loss not in GENERATOR_LOSSES:
+            raise ValueError(
+                f"generator_loss must be one of {GENERATOR_LOSSES}, got {self.generator_loss!r}.")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}.")
         for name in ("batch_size", "latent_dim", "checkpoint_every", "log_every", "epochs"):
@@ -185,6 +190,8 @@ class SGANTrainer:
         try:
             self.d_model, self.c_model = stacked_discriminators(n_classes=info.n_classes)
             self.logits = logits_model(self.c_model)
+            # the 2,048 features under the logits, for the feature-matching generator loss
+            self.features = keras.Model(self.logits.input, self.logits.get_layer("dropout").output)
             self.generator = build_generator(config.latent_dim)
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
@@ -229,32 +236,40 @@ class SGANTrainer:
         out["d_fake"] = self._apply(
             self.d_opt, lambda: _bce_fake(_d_logit(logits(x_fake, training=True))),
             self.disc_vars)
-        out["g_loss"] = self._generator_update(z_gen)
+        out["g_loss"] = self._generator_update(z_gen, x_real)
         return out
 
     def _combined_step(self, x_lab, y_lab, x_real, z_fake, z_gen):
-        logits = self.logits
         x_fake = self.generator(z_fake, training=False)
+        n_lab, n_real = keras.ops.shape(x_lab)[0], keras.ops.shape(x_real)[0]
         parts = {}
 
-        def d_loss_fn():
-            lab_logits = logits(x_lab, training=True)
+        def d_loss_fn():  # one larger pass over labelled + real + fake images
+            all_logits = self.logits(keras.ops.concatenate([x_lab, x_real, x_fake]), training=True)
+            lab_logits = all_logits[:n_lab]
             parts["c_acc"] = _accuracy(y_lab, lab_logits)
             parts["c_loss"] = _class_loss(y_lab, lab_logits)
-            parts["d_real"] = _bce_real(_d_logit(logits(x_real, training=True)))
-            parts["d_fake"] = _bce_fake(_d_logit(logits(x_fake, training=True)))
+            parts["d_real"] = _bce_real(_d_logit(all_logits[n_lab:n_lab + n_real]))
+            parts["d_fake"] = _bce_fake(_d_logit(all_logits[n_lab + n_real:]))
             return parts["c_loss"] + parts["d_real"] + parts["d_fake"]
 
         self._apply(self.d_opt, d_loss_fn, self.disc_vars)
-        parts["g_loss"] = self._generator_update(z_gen)
+        parts["g_loss"] = self._generator_update(z_gen, x_real)
         return parts
 
-    def _generator_update(self, z_gen):
-        return self._apply(
-            self.g_opt,
-            lambda: _bce_real(_d_logit(
-                self.logits(self.generator(z_gen, training=True), training=True))),
-            self.gen_vars)
+    def _generator_update(self, z_gen, x_real):
+        """G's update: fool D ("bce"), or match D's mean features on real images."""
+        if self.config.generator_loss == "bce":
+            def loss_fn():
+                fake = self.generator(z_gen, training=True)
+                return _bce_real(_d_logit(self.logits(fake, training=True)))
+        else:
+            def loss_fn():
+                fake = self.generator(z_gen, training=True)
+                real_mean = keras.ops.mean(_f32(self.features(x_real, training=True)), axis=0)
+                fake_mean = keras.ops.mean(_f32(self.features(fake, training=True)), axis=0)
+                return keras.ops.mean(keras.ops.square(real_mean - fake_mean))
+        return self._apply(self.g_opt, loss_fn, self.gen_vars)
 
     def _draw_batch(self):
         """Numpy-side sampling (cheap): indices and latent points from the run's RNG."""
@@ -346,6 +361,31 @@ def _machine() -> dict[str, Any]:
             "tensorflow": tf.__version__, "keras": keras.__version__}
 
 
+def check_run_folder(config: TrainConfig, out: Path | str, resume: bool) -> None:
+    """Raise :class:`RunFolderError` unless ``out`` can take this run (new, or resumable)."""
+    out = Path(out)
+    config_path = out / "config.json"
+    if resume:
+        if not config_path.is_file() or not (out / CHECKPOINT).is_file():
+            raise RunFolderError(
+                f"Nothing to resume in {out}: it holds no config.json and checkpoint.npz. "
+                f"Start a new run without --resume."
+            )
+        saved = TrainConfig.from_dict(json.loads(config_path.read_text())["config"])
+        if saved != config:
+            diff = {k: (v, getattr(config, k)) for k, v in saved.to_dict().items()
+                    if getattr(config, k) != v}
+            raise RunFolderError(
+                f"{out} holds a run with another config (saved vs asked: {diff}). "
+                f"Resume with the same options, or pick a new --out."
+            )
+    elif out.exists() and any(out.iterdir()):
+        raise RunFolderError(
+            f"{out} is not empty (it may hold another run); nothing was overwritten. "
+            f"Use --resume to continue that run, or choose a new --out folder."
+        )
+
+
 def run_training(
     config: TrainConfig,
     out_dir: Path | str,
@@ -367,25 +407,7 @@ def run_training(
 
     out = Path(out_dir)
     config_path, ckpt_path = out / "config.json", out / CHECKPOINT
-    if resume:
-        if not config_path.is_file() or not ckpt_path.is_file():
-            raise RunFolderError(
-                f"Nothing to resume in {out}: it holds no config.json and checkpoint.npz. "
-                f"Start a new run without --resume."
-            )
-        saved = TrainConfig.from_dict(json.loads(config_path.read_text())["config"])
-        if saved != config:
-            diff = {k: (v, getattr(config, k)) for k, v in saved.to_dict().items()
-                    if getattr(config, k) != v}
-            raise RunFolderError(
-                f"{out} holds a run with another config (saved vs asked: {diff}). "
-                f"Resume with the same options, or pick a new --out."
-            )
-    elif out.exists() and any(out.iterdir()):
-        raise RunFolderError(
-            f"{out} is not empty (it may hold another run); nothing was overwritten. "
-            f"Use --resume to continue that run, or choose a new --out folder."
-        )
+    check_run_folder(config, out, resume)
 
     trainer = SGANTrainer(config, data=data)
     if resume:

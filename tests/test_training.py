@@ -19,9 +19,11 @@ def _silence(trainer: SGANTrainer, *optimizers: str) -> None:
         getattr(trainer, name).learning_rate.assign(0.0)
 
 
-@pytest.mark.parametrize("schedule", ["tutorial", "combined"])
-def test_each_update_touches_only_its_weights(small_mnist, schedule):
-    trainer = SGANTrainer(tiny_config(schedule=schedule), data=small_mnist)
+@pytest.mark.parametrize("schedule, generator_loss", [
+    ("tutorial", "bce"), ("combined", "bce"), ("tutorial", "feature_matching")])
+def test_each_update_touches_only_its_weights(small_mnist, schedule, generator_loss):
+    trainer = SGANTrainer(tiny_config(schedule=schedule, generator_loss=generator_loss),
+                          data=small_mnist)
     disc, gen = trainer.disc_vars, trainer.gen_vars
 
     # everything on: both sides move
@@ -222,6 +224,7 @@ def test_save_model_is_atomic(tmp_path):
     ({"n_labels": 15}, "multiple of the 10 classes"), ({"n_labels": 0}, "multiple"),
     ({"schedule": "adam"}, "schedule"), ({"dataset": "cifar10"}, "Unknown dataset"),
     ({"batch_size": 7}, "even"), ({"steps": 0}, "steps"), ({"precision": "float16"}, "precision"),
+    ({"generator_loss": "wgan"}, "generator_loss"),
 ])
 def test_config_validation(options, match):
     with pytest.raises(ValueError, match=match):
@@ -232,3 +235,5 @@ def test_config_defaults_are_the_tutorials():
     c = TrainConfig()
     assert (c.n_labels, c.batch_size, c.epoch_steps, c.total_steps) == (100, 100, 600, 12_000)
     assert (c.learning_rate, c.beta_1, c.latent_dim, c.schedule) == (2e-4, 0.5, 100, "tutorial")
+    assert (c.generator_loss, c.precision, c.jit_compile) == ("bce", "float32", False)
+
