@@ -31,11 +31,11 @@ def main() -> None:
     x, x_test = data.preprocess(x), data.preprocess(x_test)
     x_sup, y_sup = data.select_supervised(x, y, 100, np.random.default_rng(0))
     sgan = TutorialStyleSGAN(x, x_sup, y_sup, np.random.default_rng(1), keras3_fix=args.fixed)
-    before = [np.array(w) for w in sgan.c_model.weights]
+    before = [w.numpy() for w in sgan.c_model.weights]
     for _ in range(args.steps):
         sgan.step()
     acc = float(np.mean(sgan.c_model.predict(x_test, verbose=0).argmax(1) == y_test))
-    unchanged = all(np.array_equal(b, np.array(w)) for b, w in zip(before, sgan.c_model.weights, strict=True))
+    unchanged = all(np.array_equal(b, w.numpy()) for b, w in zip(before, sgan.c_model.weights, strict=True))
     print(f"{'fixed' if args.fixed else 'verbatim'} order, {args.steps} steps: test accuracy "
           f"{100 * acc:.2f}%, classifier weights unchanged: {unchanged}")
 

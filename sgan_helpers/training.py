@@ -316,7 +316,7 @@ class SGANTrainer:
 
     def save_checkpoint(self, path: Path | str) -> None:
         """Write every variable, optimizer state, RNG state, step and history in one file."""
-        arrays = {f"{group}/{i}": np.asarray(v)
+        arrays = {f"{group}/{i}": v.numpy()
                   for group, vs in self._state_variables().items() for i, v in enumerate(vs)}
         meta = {"step": self.step, "rng": self.rng.bit_generator.state,
                 "history": self.history, "train_seconds": self.train_seconds,

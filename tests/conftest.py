@@ -38,8 +38,8 @@ def tiny_config(**overrides):
 
 
 def snapshot(variables) -> list[np.ndarray]:
-    return [np.array(v) for v in variables]
+    return [v.numpy() for v in variables]
 
 
 def n_changed(variables, before) -> int:
-    return sum(not np.array_equal(np.array(v), b) for v, b in zip(variables, before, strict=True))
+    return sum(not np.array_equal(v.numpy(), b) for v, b in zip(variables, before, strict=True))

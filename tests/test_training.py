@@ -144,7 +144,7 @@ def test_killed_run_resumes_to_the_same_end(tmp_path, small_mnist, monkeypatch):
     assert resumed.step == straight.step == 6
     for a, b in zip(straight.logits.variables + straight.generator.variables,
                     resumed.logits.variables + resumed.generator.variables, strict=True):
-        np.testing.assert_array_equal(np.array(a), np.array(b))
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
     strip = lambda h: [{k: v for k, v in r.items() if k != "train_seconds"} for r in h]  # noqa: E731
     assert strip(straight.history["epochs"]) == strip(resumed.history["epochs"])
     assert straight.history["steps"] == resumed.history["steps"]
