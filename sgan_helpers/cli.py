@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace, command: str) -> int:
-    from .training import TrainConfig, check_run_folder, run_training
+    from .training import TrainConfig, run_training
 
     config = TrainConfig(
         dataset=args.dataset, n_labels=args.labels, seed=args.seed,
@@ -105,8 +105,6 @@ def _train(args: argparse.Namespace, command: str) -> int:
         out = Path("runs") / (f"{config.dataset}_{config.n_labels}labels_seed{config.seed}_"
                               f"{time.strftime('%Y%m%d-%H%M%S')}")
         args.out = out  # for the resume hint on Ctrl-C
-    check_run_folder(config, out, args.resume)
-    print(f"Run folder: {out}  ({config.total_steps} steps, schedule={config.schedule})", flush=True)
     started = time.perf_counter()
     trainer = run_training(config, out, resume=args.resume, command=command,
                            progress=False if args.quiet else None)

@@ -259,16 +259,14 @@ class SGANTrainer:
 
     def _generator_update(self, z_gen, x_real):
         """G's update: fool D ("bce"), or match D's mean features on real images."""
-        if self.config.generator_loss == "bce":
-            def loss_fn():
-                fake = self.generator(z_gen, training=True)
+        def loss_fn():
+            fake = self.generator(z_gen, training=True)
+            if self.config.generator_loss == "bce":  # a Python constant: fixed when traced
                 return _bce_real(_d_logit(self.logits(fake, training=True)))
-        else:
-            def loss_fn():
-                fake = self.generator(z_gen, training=True)
-                real_mean = keras.ops.mean(_f32(self.features(x_real, training=True)), axis=0)
-                fake_mean = keras.ops.mean(_f32(self.features(fake, training=True)), axis=0)
-                return keras.ops.mean(keras.ops.square(real_mean - fake_mean))
+            real_mean = keras.ops.mean(_f32(self.features(x_real, training=True)), axis=0)
+            fake_mean = keras.ops.mean(_f32(self.features(fake, training=True)), axis=0)
+            return keras.ops.mean(keras.ops.square(real_mean - fake_mean))
+
         return self._apply(self.g_opt, loss_fn, self.gen_vars)
 
     def _draw_batch(self):
@@ -408,6 +406,7 @@ def run_training(
     out = Path(out_dir)
     config_path, ckpt_path = out / "config.json", out / CHECKPOINT
     check_run_folder(config, out, resume)
+    print(f"Run folder: {out}  ({config.total_steps} steps, schedule={config.schedule})", flush=True)
 
     trainer = SGANTrainer(config, data=data)
     if resume:
