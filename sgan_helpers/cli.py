@@ -37,6 +37,16 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
+def _decay(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.999, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.999), got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sgan_helpers",
@@ -66,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--generator-loss", choices=["bce", "feature_matching"], default="bce",
                        help="bce: fool D (default, the tutorial's); feature_matching: match D's mean "
                             "features of real images (Salimans et al. 2016)")
+    train.add_argument("--ema", type=_decay, metavar="DECAY",
+                       help="also keep a moving average of the classifier's weights (e.g. 0.999) and "
+                            "save that one as classifier.keras; training itself is unchanged")
     train.add_argument("--steps-per-epoch", type=_positive_int,
                        help="steps between evaluations and saved models (default: 60000 / batch = 600)")
     train.add_argument("--batch-size", type=_positive_int, default=100)
@@ -94,7 +107,7 @@ def _train(args: argparse.Namespace, command: str) -> int:
         epochs=args.epochs if args.epochs is not None else 20, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         schedule=args.schedule, generator_loss=args.generator_loss, precision=args.precision,
-        jit_compile=args.jit,
+        jit_compile=args.jit, ema_decay=args.ema,
         eval_train=not args.no_train_eval,
         checkpoint_every=args.checkpoint_every,
     )
@@ -109,8 +122,9 @@ def _train(args: argparse.Namespace, command: str) -> int:
     trainer = run_training(config, out, resume=args.resume, command=command,
                            progress=False if args.quiet else None)
     last = trainer.history["epochs"][-1]
+    which = " (averaged weights)" if config.ema_decay is not None else ""
     print(f"Done in {time.perf_counter() - started:.0f} s. "
-          f"Test accuracy {100 * last['test_acc']:.2f}% with {config.n_labels} labels "
+          f"Test accuracy{which} {100 * last[trainer.headline_acc_key]:.2f}% with {config.n_labels} labels "
           f"after {trainer.step} steps. "
           f"Classifier: {out / 'classifier.keras'}")
     return 0

@@ -13,6 +13,12 @@ logits: D's logit is ``logsumexp(class_logits)`` (see :mod:`sgan_helpers.activat
 
 ``schedule="combined"`` is the faster variant of Salimans et al. (2016): one
 discriminator update on the sum of the three discriminator losses.
+
+``ema_decay`` keeps an exponential moving average (Polyak average) of the classifier's
+weights beside the training weights. It does not change training at all; it gives a
+second, smoother classifier that ``classifier.keras`` then holds. GAN training makes
+the raw weights wander from epoch to epoch; their average wanders much less, and
+choosing it needs no labels.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class TrainConfig:
     generator_loss: str = "bce"  # "feature_matching": Salimans et al. (2016), section 3.1
     jit_compile: bool = False
     precision: str = "float32"  # "mixed_bfloat16": faster on CPUs with AVX512-BF16/AMX
+    ema_decay: float | None = None  # e.g. 0.999: also keep an averaged classifier (and save it)
     eval_train: bool = True  # the tutorial's 60,000-label accuracy: for comparison only
     checkpoint_every: int = 100
     log_every: int = 50
@@ -94,6 +101,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be even (it is split in halves), got {self.batch_size}.")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}.")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be between 0 and 1 (e.g. 0.999), got {self.ema_decay}.")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be at least 1, got {self.steps_per_epoch}.")
 
@@ -196,6 +205,9 @@ class SGANTrainer:
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
         self.disc_vars = list(self.logits.trainable_variables)
+        self.ema_c = self.ema_logits = None
+        if config.ema_decay is not None:
+            self._build_ema()
         self.gen_vars = list(self.generator.trainable_variables)
         opt = dict(learning_rate=config.learning_rate, beta_1=config.beta_1)
         self.c_opt, self.d_opt, self.g_opt = (make_optimizer(**opt) for _ in range(3))
@@ -208,10 +220,35 @@ class SGANTrainer:
         self.train_seconds = 0.0
         self.window, self.epoch_metrics = StepMetrics(), StepMetrics()  # running means
         step_fn = self._tutorial_step if config.schedule == "tutorial" else self._combined_step
+        if config.ema_decay is not None:
+            step_fn = self._with_ema(step_fn)
         self._step_fn = tf.function(step_fn, jit_compile=config.jit_compile)
-        self._logits_fn = tf.function(
-            lambda x: self.logits(x, training=False), jit_compile=config.jit_compile
-        )
+        self._logits_fns = {
+            name: tf.function(lambda x, m=model: m(x, training=False), jit_compile=config.jit_compile)
+            for name, model in (("raw", self.logits), ("ema", self.ema_logits)) if model is not None
+        }
+
+    # ------------------------------------------------------------ averaging
+    def _build_ema(self) -> None:
+        """A float32 copy of the classifier whose weights follow the average of the trained ones."""
+        _, self.ema_c = stacked_discriminators(n_classes=self.logits.output.shape[-1])
+        self.ema_logits = logits_model(self.ema_c)
+        self.ema_vars = list(self.ema_logits.trainable_variables)
+        for shadow, v in zip(self.ema_vars, self.disc_vars, strict=True):
+            shadow.assign(v)
+        self.ema_updates = tf.Variable(0.0, trainable=False, name="ema_updates")
+
+    def _with_ema(self, step_fn):
+        def step(*batch):
+            out = step_fn(*batch)
+            self.ema_updates.assign_add(1.0)
+            n = self.ema_updates
+            # early on, average over the n steps so far, not over the random initial weights
+            decay = keras.ops.minimum(self.config.ema_decay, (1.0 + n) / (10.0 + n))
+            for shadow, v in zip(self.ema_vars, self.disc_vars, strict=True):
+                shadow.assign(decay * shadow + (1.0 - decay) * keras.ops.cast(v, "float32"))
+            return out
+        return step
 
     # ----------------------------------------------------------------- the step
     def _apply(self, optimizer, loss_fn, variables):
@@ -286,21 +323,45 @@ class SGANTrainer:
         return {k: float(v) for k, v in out.items()}
 
     # ------------------------------------------------------------ evaluation
-    def predict_logits(self, x: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+    def predict_logits(self, x: np.ndarray, batch_size: int = 2000, weights: str = "raw") -> np.ndarray:
+        """Class logits from the training weights (``"raw"``) or the averaged ones (``"ema"``)."""
+        fn = self._logits_fns[weights]
         return np.concatenate(
-            [np.asarray(self._logits_fn(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+            [np.asarray(fn(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
         )
 
-    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
-        return float(np.mean(self.predict_logits(x).argmax(axis=-1) == y))
+    def accuracy(self, x: np.ndarray, y: np.ndarray, weights: str = "raw") -> float:
+        return float(np.mean(self.predict_logits(x, weights=weights).argmax(axis=-1) == y))
 
     def evaluate(self) -> dict[str, float]:
-        """Accuracies: labelled subset, test set and (optionally) all 60k training labels."""
-        out = {"labelled_acc": self.accuracy(self.x_sup, self.y_sup),
-               "test_acc": self.accuracy(self.x_test, self.y_test)}
-        if self.config.eval_train:
-            out["train_acc"] = self.accuracy(self.x_train, self.y_train)
+        """Accuracies: labelled subset, test set and (optionally) all 60k training labels.
+
+        With ``ema_decay`` set, the averaged classifier's get the prefix ``ema_``.
+        """
+        out = {}
+        for weights, prefix in (("raw", ""), ("ema", "ema_")):
+            if weights not in self._logits_fns:
+                continue
+            out[f"{prefix}labelled_acc"] = self.accuracy(self.x_sup, self.y_sup, weights)
+            out[f"{prefix}test_acc"] = self.accuracy(self.x_test, self.y_test, weights)
+            if self.config.eval_train:
+                out[f"{prefix}train_acc"] = self.accuracy(self.x_train, self.y_train, weights)
         return out
+
+    def saved_classifier(self) -> keras.Model:
+        """The float32 classifier that ``classifier.keras`` holds: the averaged one if kept."""
+        if self.ema_c is not None:
+            return self.ema_c
+        if self.config.precision == "float32":
+            return self.c_model
+        _, c_model = stacked_discriminators(n_classes=self.logits.output.shape[-1])
+        c_model.set_weights(self.c_model.get_weights())  # the variables are float32 already
+        return c_model
+
+    @property
+    def headline_acc_key(self) -> str:
+        """History key of the saved classifier's test accuracy."""
+        return "ema_test_acc" if self.ema_c is not None else "test_acc"
 
     # ----------------------------------------------------------- checkpoints
     def _state_variables(self) -> dict[str, list]:
@@ -310,6 +371,7 @@ class SGANTrainer:
             "opt_c": list(self.c_opt.variables),
             "opt_d": list(self.d_opt.variables),
             "opt_g": list(self.g_opt.variables),
+            **({"ema": [self.ema_updates, *self.ema_logits.variables]} if self.ema_c is not None else {}),
         }
 
     def save_checkpoint(self, path: Path | str) -> None:
@@ -451,7 +513,7 @@ def run_training(
             trainer.history["epochs"].append(record)
             save_sample_grid(trainer.generator, trainer.grid_latent,
                              out / "samples" / f"epoch_{record['epoch']:03d}.png")
-            files.save_model(trainer.c_model, out / "classifier.keras")
+            files.save_model(trainer.saved_classifier(), out / "classifier.keras")
             files.save_model(trainer.generator, out / "generator.keras")
             files.write_json(out / "history.json", trainer.history)
             trainer.save_checkpoint(ckpt_path)

@@ -29,8 +29,12 @@ class TutorialStyleSGAN:
 
     def __init__(self, x_train: np.ndarray, x_sup: np.ndarray, y_sup: np.ndarray,
                  rng: np.random.Generator, keras3_fix: bool = True,
-                 latent_dim: int = LATENT_DIM, batch_size: int = 100) -> None:
+                 latent_dim: int = LATENT_DIM, batch_size: int = 100,
+                 use_predict: bool = False) -> None:
+        """``use_predict=True`` makes fakes with ``generator.predict`` as the tutorial does
+        (Keras 3 sets up a data pipeline on every call); by default ``predict_on_batch``."""
         self.x_train, self.x_sup, self.y_sup, self.rng = x_train, x_sup, y_sup, rng
+        self.use_predict = use_predict
         self.keras3_fix, self.latent_dim, self.batch_size = keras3_fix, latent_dim, batch_size
         self.d_model, self.c_model = stacked_discriminators()
         self.c_model.compile(loss="sparse_categorical_crossentropy", optimizer=make_optimizer(),
@@ -53,7 +57,10 @@ class TutorialStyleSGAN:
         x_real, _ = data_mod.real_batch(self.x_train, None, half, rng)
         d_real = self.d_model.train_on_batch(x_real, np.ones((half, 1), np.float32))
         z = data_mod.latent_points(half, self.latent_dim, rng)
-        x_fake = self.g_model.predict_on_batch(z)
+        if self.use_predict:
+            x_fake = self.g_model.predict(z, verbose=0)
+        else:
+            x_fake = self.g_model.predict_on_batch(z)
         d_fake = self.d_model.train_on_batch(x_fake, np.zeros((half, 1), np.float32))
         z = data_mod.latent_points(self.batch_size, self.latent_dim, rng)
         if self.keras3_fix:
