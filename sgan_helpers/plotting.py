@@ -54,6 +54,9 @@ def save_sample_grid(generator, latent: np.ndarray, path: Path | str) -> Path:
 def plot_history(history: dict, show_tutorial: bool = True):
     """Loss curves (per logged window) and classifier accuracy per epoch, side by side.
 
+    A run that kept a weight average (``ema_decay``) shows both classifiers: the training
+    weights faint, the averaged ones bold.
+
     With ``show_tutorial`` the 2019 tutorial's printed training accuracy is drawn for
     comparison, over the steps this run covers.
     """
@@ -67,11 +70,17 @@ def plot_history(history: dict, show_tutorial: bool = True):
         ax_loss.plot([r["step"] for r in steps], [r[key] for r in steps], label=label)
     ax_loss.set(xlabel="training step", ylabel="loss (mean over window)", title="Losses")
     ax_loss.legend()
-    for key, label in (("test_acc", "test, 10,000 images"), ("train_acc", "train, all 60,000 labels"),
-                       ("labelled_acc", "the labelled subset")):
+    averaged = bool(epochs) and "ema_test_acc" in epochs[0]  # a run with --ema
+    curves = (("test_acc", "test, 10,000 images", "C0"), ("train_acc", "train, all 60,000 labels", "C1"),
+              ("labelled_acc", "the labelled subset", "C2"))
+    for key, label, color in curves:
         if epochs and key in epochs[0]:
-            ax_acc.plot([r["step"] for r in epochs], [100 * r[key] for r in epochs], marker="o",
-                        label=label)
+            suffix = ", training weights" if averaged else ""
+            ax_acc.plot([r["step"] for r in epochs], [100 * r[key] for r in epochs], marker="o", color=color,
+                        alpha=0.5 if averaged else 1.0, label=label + suffix)
+        if averaged and f"ema_{key}" in epochs[0] and key != "labelled_acc":
+            ax_acc.plot([r["step"] for r in epochs], [100 * r[f"ema_{key}"] for r in epochs], marker="s",
+                        color=color, linewidth=2.5, label=label + ", averaged weights")
     last_step = epochs[-1]["step"] if epochs else 0
     per = TUTORIAL_REPORTED["steps_per_epoch"]
     tut = [(per * (i + 1), a) for i, a in enumerate(TUTORIAL_REPORTED["train_acc_per_epoch"])

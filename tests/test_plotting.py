@@ -1,0 +1,42 @@
+"""Figures: what each plot draws (the notebooks show them; these check their content)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from sgan_helpers import plotting  # noqa: E402
+
+
+def _history(averaged: bool) -> dict:
+    steps = [{"step": s, "c_loss": 1.0 / s, "d_real": 0.5, "d_fake": 0.6, "g_loss": 1.2}
+             for s in (50, 100, 150)]
+    epochs = []
+    for step, acc in ((600, 0.84), (1200, 0.89)):
+        record = {"step": step, "test_acc": acc, "train_acc": acc - 0.01, "labelled_acc": 1.0}
+        if averaged:
+            record.update(ema_test_acc=acc + 0.01, ema_train_acc=acc)
+        epochs.append(record)
+    return {"steps": steps, "epochs": epochs}
+
+
+@pytest.mark.parametrize("averaged", [False, True])
+def test_history_plot_draws_every_recorded_curve(averaged):
+    fig = plotting.plot_history(_history(averaged), show_tutorial=True)
+    ax_loss, ax_acc = fig.axes
+    assert len(ax_loss.get_lines()) == 4
+    labels = [line.get_label() for line in ax_acc.get_lines()]
+    assert "2019 tutorial, train (Keras 2)" in labels
+    if averaged:
+        assert "test, 10,000 images, averaged weights" in labels
+        assert "test, 10,000 images, training weights" in labels
+        ema = next(line for line in ax_acc.get_lines() if line.get_label().startswith("test, 10,000 images, av"))
+        np.testing.assert_allclose(ema.get_ydata(), [85.0, 90.0])
+    else:
+        assert "test, 10,000 images" in labels and not any("averaged" in x for x in labels)
+    plt.close(fig)
