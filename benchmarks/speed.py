@@ -123,7 +123,9 @@ def time_to_accuracy(history_path: Path, target: float = 0.95) -> dict | None:
     epochs = json.loads(history_path.read_text())["epochs"]
     key = "ema_test_acc" if epochs and "ema_test_acc" in epochs[0] else "test_acc"
     hit = next((r for r in epochs if r[key] >= target), None)
-    return {"history": str(history_path), "target": target, "accuracy": key,
+    shown = history_path.resolve()
+    shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
+    return {"history": str(shown), "target": target, "accuracy": key,
             "step": hit and hit["step"], "train_seconds": hit and hit["train_seconds"],
             "evaluated_every": epochs[0]["step"] if epochs else None}
 

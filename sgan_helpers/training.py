@@ -358,6 +358,14 @@ class SGANTrainer:
         c_model.set_weights(self.c_model.get_weights())  # the variables are float32 already
         return c_model
 
+    def saved_generator(self) -> keras.Model:
+        """The float32 generator that ``generator.keras`` holds (images come out as float32)."""
+        if self.config.precision == "float32":
+            return self.generator
+        generator = build_generator(self.config.latent_dim)
+        generator.set_weights(self.generator.get_weights())
+        return generator
+
     @property
     def headline_acc_key(self) -> str:
         """History key of the saved classifier's test accuracy."""
@@ -514,7 +522,7 @@ def run_training(
             save_sample_grid(trainer.generator, trainer.grid_latent,
                              out / "samples" / f"epoch_{record['epoch']:03d}.png")
             files.save_model(trainer.saved_classifier(), out / "classifier.keras")
-            files.save_model(trainer.generator, out / "generator.keras")
+            files.save_model(trainer.saved_generator(), out / "generator.keras")
             files.write_json(out / "history.json", trainer.history)
             trainer.save_checkpoint(ckpt_path)
             shown = " ".join(f"{k}={v:.4f}" for k, v in record.items() if k.endswith("_acc"))

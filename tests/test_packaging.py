@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -45,3 +46,11 @@ def test_pretrained_model_is_small_and_documented():
     assert {"classifier.keras", "generator.keras", "history.json", "config.json"} <= names
     assert sum(p.stat().st_size for p in run.rglob("*") if p.is_file()
                and p.name != "checkpoint.npz") < 10_000_000
+    info = json.loads((run / "config.json").read_text())
+    assert [s["command"].split(" --out ")[0] for s in info["sessions"]] == [
+        "python -m sgan_helpers train --epochs 12 --schedule combined --precision mixed_bfloat16 --ema 0.999"]
+    assert info["sessions"][0]["end_step"] == info["total_steps"] == 7200
+    final = json.loads((run / "history.json").read_text())["epochs"][-1]
+    assert final["step"] == 7200 and final["ema_test_acc"] >= 0.95  # notebook 07 re-measures it
+    readme = (ROOT / "README.md").read_text()
+    assert f"{100 * final['ema_test_acc']:.2f} %" in readme and "make pretrained" in readme

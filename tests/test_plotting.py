@@ -35,7 +35,7 @@ def test_history_plot_draws_every_recorded_curve(averaged):
     if averaged:
         assert "test, 10,000 images, averaged weights" in labels
         assert "test, 10,000 images, training weights" in labels
-        ema = next(line for line in ax_acc.get_lines() if line.get_label().startswith("test, 10,000 images, av"))
+        ema = next(x for x in ax_acc.get_lines() if x.get_label() == "test, 10,000 images, averaged weights")
         np.testing.assert_allclose(ema.get_ydata(), [85.0, 90.0])
     else:
         assert "test, 10,000 images" in labels and not any("averaged" in x for x in labels)

@@ -259,10 +259,16 @@ def test_weight_averaging_leaves_training_alone_and_averages(small_mnist):
 
 
 @pytest.mark.parametrize("options", [{"ema_decay": 0.99}, {"precision": "mixed_bfloat16"}])
-def test_saved_classifier_is_float32_and_is_the_one_reported(tmp_path, small_mnist, options):
+def test_saved_models_are_float32_and_the_classifier_is_the_one_reported(tmp_path, small_mnist, options):
     trainer = run_training(tiny_config(**options), tmp_path / "run", progress=False, data=small_mnist)
     classifier = keras.saving.load_model(tmp_path / "run" / "classifier.keras", safe_mode=True)
     assert {layer.dtype_policy.name for layer in classifier.layers} == {"float32"}
+    generator = keras.saving.load_model(tmp_path / "run" / "generator.keras", safe_mode=True)
+    assert {layer.dtype_policy.name for layer in generator.layers} == {"float32"}
+    fakes = np.asarray(generator(trainer.grid_latent[:4], training=False))
+    assert fakes.dtype == np.float32
+    np.testing.assert_allclose(fakes, np.asarray(trainer.generator(trainer.grid_latent[:4], training=False),
+                                                 dtype=np.float32), atol=0.05)  # bfloat16 vs float32
     weights = "ema" if "ema_decay" in options else "raw"
     x = trainer.x_test[:200]
     agree = np.mean(classifier.predict(x, verbose=0).argmax(1)
