@@ -348,23 +348,24 @@ class SGANTrainer:
                 out[f"{prefix}train_acc"] = self.accuracy(self.x_train, self.y_train, weights)
         return out
 
+    def _float32(self, model: keras.Model, build) -> keras.Model:
+        """``model`` itself in float32 runs; else ``build()`` given its (float32) weights."""
+        if self.config.precision == "float32":
+            return model
+        copy = build()
+        copy.set_weights(model.get_weights())  # mixed precision keeps float32 variables
+        return copy
+
     def saved_classifier(self) -> keras.Model:
         """The float32 classifier that ``classifier.keras`` holds: the averaged one if kept."""
         if self.ema_c is not None:
             return self.ema_c
-        if self.config.precision == "float32":
-            return self.c_model
-        _, c_model = stacked_discriminators(n_classes=self.logits.output.shape[-1])
-        c_model.set_weights(self.c_model.get_weights())  # the variables are float32 already
-        return c_model
+        n_classes = self.logits.output.shape[-1]
+        return self._float32(self.c_model, lambda: stacked_discriminators(n_classes=n_classes)[1])
 
     def saved_generator(self) -> keras.Model:
         """The float32 generator that ``generator.keras`` holds (images come out as float32)."""
-        if self.config.precision == "float32":
-            return self.generator
-        generator = build_generator(self.config.latent_dim)
-        generator.set_weights(self.generator.get_weights())
-        return generator
+        return self._float32(self.generator, lambda: build_generator(self.config.latent_dim))
 
     @property
     def headline_acc_key(self) -> str:

@@ -28,6 +28,8 @@ def _run(argv, capsys):
     (["train", "--epochs", "2", "--steps", "5"], "not allowed with argument"),
     (["train", "--dataset", "cifar10"], "invalid choice"),
     (["train", "--schedule", "fast"], "invalid choice"),
+    (["train", "--ema", "1.5"], "must be between 0 and 1"),
+    (["train", "--ema", "slow"], "expected a number such as 0.999"),
     (["evaluate"], "required: model"),
     (["fly"], "invalid choice"),
 ])
