@@ -3,9 +3,15 @@
 Modules, one concept each: ``data``, ``activation``, ``discriminators``,
 ``generator``, ``training``, ``evaluation``, ``plotting``, ``files``, ``cli``,
 ``tutorial_style`` (the 2019 training loop, for comparison), ``environment``.
-Importing the package itself is cheap; import the module you need.
+
+Importing the package imports :mod:`sgan_helpers.activation` and nothing heavier:
+that registers the ``SumExpActivation`` layer with Keras
+(``keras.saving.register_keras_serializable``), so ``.keras`` files holding it load
+with ``safe_mode=True`` after a plain ``import sgan_helpers``. It costs the Keras
+import that any use of these models needs anyway; import the other modules as needed.
 """
 
+from . import activation  # noqa: F401  (registers SumExpActivation for loading)
 from .environment import check_environment
 
 __version__ = "0.2.0"

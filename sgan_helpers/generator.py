@@ -1,4 +1,4 @@
-"""The generator: a latent point -> a 28x28 image in [-1, 1]."""
+"""The generator: a latent point -> a 28x28 image in [-1, 1] (taught in notebook 06)."""
 
 from __future__ import annotations
 

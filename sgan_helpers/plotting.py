@@ -117,19 +117,26 @@ def graphviz_available() -> bool:
     return shutil.which("dot") is not None
 
 
-def architecture_diagram(model, path: Path | str, **kwargs):
-    """Draw ``model`` with ``keras.utils.plot_model``; without Graphviz, print why and fall back.
+def architecture_diagram(model, path: Path | str, fallback: str = "note", **kwargs):
+    """Draw ``model`` with ``keras.utils.plot_model``; without Graphviz, say so and carry on.
 
-    Returns an ``IPython.display.Image`` to show, or ``None`` after printing the
-    text summary when Graphviz is not installed (the notebook keeps running).
+    Returns an ``IPython.display.Image`` to show, or ``None`` when Graphviz's ``dot``
+    is not installed. Then ``fallback`` decides what is printed instead:
+    ``"note"`` (default) one line only, for a model whose ``summary()`` the notebook
+    has already printed; ``"summary"`` the text summary, for a model not yet shown.
+    Either way each model's summary appears once.
     """
     import keras
 
+    if fallback not in ("note", "summary"):
+        raise ValueError(f"fallback must be 'note' or 'summary', got {fallback!r}")
     if not graphviz_available():
-        print("Graphviz's `dot` is not installed, so no diagram: here is the text summary instead.\n"
-              "(Install it with `apt-get install graphviz`, `brew install graphviz` or "
-              "`conda install graphviz` to see the picture.)")
-        model.summary()
+        shown = "here is its text summary" if fallback == "summary" else "its text summary is above"
+        print(f"(No diagram of {model.name!r}: Graphviz's `dot` is not installed; {shown}. "
+              "`apt-get install graphviz`, `brew install graphviz` or `conda install graphviz` "
+              "draws it.)")
+        if fallback == "summary":
+            model.summary()
         return None
     options = dict(show_shapes=True, show_layer_names=True, dpi=64)
     options.update(kwargs)
@@ -137,3 +144,75 @@ def architecture_diagram(model, path: Path | str, **kwargs):
     from IPython.display import Image
 
     return Image(filename=str(path))
+
+
+# one row per update of a tutorial-schedule step: what goes in, through which networks, which loss,
+# which weights its gradient moves
+SGAN_STEP_ROWS = (
+    ("{half} labelled images\n(the 100-image subset)", False, "C loss\ncross-entropy on the labels",
+     "discriminator"),
+    ("{half} unlabelled real images\n(any of the 60,000)", False, "D loss, real\n$-\\log D(x)$",
+     "discriminator"),
+    ("{half} noise vectors $z$", True, "D loss, fake\n$-\\log(1 - D(G(z)))$", "discriminator"),
+    ("{batch} noise vectors $z$", True, "G loss\n$-\\log D(G(z))$", "generator"),
+)
+WEIGHT_COLORS = {"discriminator": "#4C72B0", "generator": "#DD8452"}
+
+
+def sgan_step_diagram(half_batch: int = 50, batch_size: int = 100):
+    """A picture of one SGAN training step (the tutorial's schedule): four updates, one per row.
+
+    Each row shows which images go in, which networks they pass through (G, then the
+    shared discriminator body D/C), the loss, and the weights that loss's gradient moves
+    (blue: discriminator, orange: generator). In the generator's row the gradient flows
+    back *through* D, but only G's weights are updated. Returns the figure.
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(12, 5.6))
+    ax.set(xlim=(0, 12), ylim=(-0.9, 4.6))
+    ax.axis("off")
+
+    def box(x, y, w, text, color, alpha=0.18, weight="normal"):
+        ax.add_patch(FancyBboxPatch((x, y - 0.32), w, 0.64, boxstyle="round,pad=0.04", linewidth=1.2,
+                                    edgecolor=color, facecolor=color, alpha=alpha))
+        ax.text(x + w / 2, y, text, ha="center", va="center", fontsize=8.5, fontweight=weight)
+
+    def arrow(x0, x1, y, color="black", style="-|>", dashed=False):
+        ax.annotate("", xy=(x1, y), xytext=(x0, y),
+                    arrowprops=dict(arrowstyle=style, color=color, lw=1.4,
+                                    linestyle="--" if dashed else "-"))
+
+    d_color, g_color = WEIGHT_COLORS["discriminator"], WEIGHT_COLORS["generator"]
+    for col, x in (("images in", 1.2), ("generator G", 3.85), ("discriminator D/C\n(shared body)", 5.75),
+                   ("loss", 8.1), ("its gradient updates", 10.6)):
+        ax.text(x, 4.45, col, ha="center", va="center", fontsize=9, fontweight="bold")
+    for row, (source, through_g, loss, moves) in enumerate(SGAN_STEP_ROWS):
+        y = 3.6 - row
+        box(0.05, y, 2.3, source.format(half=half_batch, batch=batch_size), "gray")
+        if through_g:
+            arrow(2.4, 3.3, y)
+            box(3.3, y, 1.1, "G", g_color, alpha=0.35, weight="bold")
+            ax.text(4.75, y + 0.18, "fakes", ha="center", fontsize=7.5)
+            arrow(4.45, 5.1, y)
+        else:
+            arrow(2.4, 5.1, y)
+        box(5.1, y, 1.3, "D / C", d_color, alpha=0.35, weight="bold")
+        arrow(6.45, 7.0, y)
+        box(7.0, y, 2.2, loss, "gray")
+        color = WEIGHT_COLORS[moves]
+        arrow(9.25, 9.75, y, color=color, dashed=True)
+        box(9.75, y, 1.7, f"{moves}\nweights", color, alpha=0.35, weight="bold")
+        if through_g and moves == "generator":  # the gradient's way back: through D (held still) to G
+            ax.annotate("", xy=(3.85, y - 0.36), xytext=(8.1, y - 0.36),
+                        arrowprops=dict(arrowstyle="-|>", color=color, lw=1.4, linestyle="--",
+                                        connectionstyle="arc3,rad=-0.18"))
+            ax.text(6.0, y - 0.97, "gradient flows back through D (D's weights held still) into G",
+                    ha="center", fontsize=7.5, color=color)
+        elif through_g:
+            ax.text(3.85, y - 0.45, "G only makes images here", ha="center", fontsize=7, style="italic")
+    ax.text(6.0, -0.78, "solid: images flow forward    dashed: where each loss's gradient is applied "
+            "(the G loss flows back through D, but only G's weights move)", ha="center", fontsize=8,
+            style="italic")
+    fig.tight_layout()
+    return fig

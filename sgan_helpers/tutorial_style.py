@@ -4,11 +4,15 @@ Kept for two lessons and one measurement:
 
 * ``keras3_fix=False`` builds the models in the tutorial's order. Its
   ``d_model.trainable = False`` (set to build the composite GAN) also freezes
-  every layer the classifier shares with D. Keras 2 snapshotted trainability at
-  ``compile()``, so the tutorial worked there; Keras 3 reads it when a model first
-  trains, so the classifier and D train nothing (notebook 02 shows it).
+  every layer the classifier shares with D. Keras 2.2 collected the trainable
+  weights in ``compile()``, so the tutorial worked there. Keras 3 reads them when
+  a model's train function is built, at its first ``train_on_batch``, and keeps
+  that list until the function is rebuilt: C and D (here: every weight of both)
+  train nothing and the classifier stays at chance, while the composite's
+  function captures G's weights, so the generator still trains, against a D
+  that never learns (notebook 02 shows both, live).
 * ``keras3_fix=True`` toggles ``trainable`` around each GAN update, so each
-  model's first train call (when Keras 3 takes its snapshot) sees the right
+  model's first train call (when Keras 3 captures its list) sees the right
   flags. Correct, but fragile: this project's trainer takes gradients against
   explicit variable lists instead (:mod:`sgan_helpers.training`).
 * ``benchmarks/speed.py`` times this loop against the fused trainer.

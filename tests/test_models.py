@@ -150,3 +150,26 @@ def test_layer_signature_tells_architectures_apart():
     assert a == discriminators.layer_signature(discriminators.standard_discriminator())
     assert a == discriminators.layer_signature(discriminators.shared_discriminators()[0])  # same D
     assert a != discriminators.layer_signature(discriminators.stacked_discriminators()[0])
+
+
+def test_importing_the_package_registers_the_activation(tmp_path):
+    """A fresh process loads a model holding SumExpActivation after a plain ``import sgan_helpers``."""
+    import os
+    import subprocess
+    import sys
+
+    d, _ = discriminators.stacked_discriminators()
+    d.save(tmp_path / "d.keras")
+    script = ("import keras\n"
+              "try:\n"
+              f"    keras.saving.load_model({str(tmp_path / 'd.keras')!r}, safe_mode=True)\n"
+              "    print('loaded without the package')\n"
+              "except Exception:\n"
+              "    print('refused without the package')\n"
+              "import sgan_helpers\n"
+              f"keras.saving.load_model({str(tmp_path / 'd.keras')!r}, safe_mode=True)\n"
+              "print('loaded after import sgan_helpers')\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.stdout.splitlines() == ["refused without the package", "loaded after import sgan_helpers"], \
+        out.stderr[-2000:]

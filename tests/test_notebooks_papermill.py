@@ -1,8 +1,8 @@
-"""Parameterised runs: papermill injects explicit parameters into notebooks 06 and 07.
+"""Parameterised runs: papermill injects explicit parameters into notebooks 07 and 08.
 
 (nbval, which runs every notebook as committed, cannot inject parameters; notebook
-06 reads SGAN_QUICK=1 there instead.) Here 06 trains a tiny run into a temp folder
-and 07 evaluates *that* run, so the two notebooks are tested as a chain.
+07 reads SGAN_QUICK=1 there instead.) Here 07 trains a tiny run into a temp folder
+and 08 evaluates *that* run, so the two notebooks are tested as a chain.
 """
 
 from __future__ import annotations
@@ -25,21 +25,21 @@ def test_train_then_evaluate_with_explicit_parameters(tmp_path, monkeypatch):
     monkeypatch.delenv("SGAN_QUICK", raising=False)  # the parameters below must rule
     run_dir = tmp_path / "run"
     pm.execute_notebook(
-        NOTEBOOKS / "06_train_sgan.ipynb", tmp_path / "06.ipynb", cwd=str(NOTEBOOKS),
+        NOTEBOOKS / "07_train_sgan.ipynb", tmp_path / "07.ipynb", cwd=str(NOTEBOOKS),
         parameters={"STEPS": 24, "STEPS_PER_EPOCH": 12, "RUN_DIR": str(run_dir), "SEED": 3},
         kernel_name="python3", progress_bar=False,
     )
     history = json.loads((run_dir / "history.json").read_text())
     assert [r["step"] for r in history["epochs"]] == [12, 24]
     assert json.loads((run_dir / "config.json").read_text())["config"]["seed"] == 3
-    assert "All checks passed." in _outputs(tmp_path / "06.ipynb")
+    assert "All checks passed." in _outputs(tmp_path / "07.ipynb")
 
     pm.execute_notebook(
-        NOTEBOOKS / "07_evaluate_classifier.ipynb", tmp_path / "07.ipynb", cwd=str(NOTEBOOKS),
+        NOTEBOOKS / "08_evaluate_classifier.ipynb", tmp_path / "08.ipynb", cwd=str(NOTEBOOKS),
         parameters={"MODEL_DIR": str(run_dir), "MIN_TEST_ACC": 0.2},
         kernel_name="python3", progress_bar=False,
     )
-    text = _outputs(tmp_path / "07.ipynb")
+    text = _outputs(tmp_path / "08.ipynb")
     assert "All checks passed." in text
-    saved = history["epochs"][-1]["ema_test_acc"]  # 06 keeps averaged weights by default: 07 gets those
+    saved = history["epochs"][-1]["ema_test_acc"]  # 07 keeps averaged weights by default: 08 gets those
     assert f"test accuracy: {100 * saved:.2f}%" in text

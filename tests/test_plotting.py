@@ -40,3 +40,31 @@ def test_history_plot_draws_every_recorded_curve(averaged):
     else:
         assert "test, 10,000 images" in labels and not any("averaged" in x for x in labels)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("fallback, summaries", [("note", 0), ("summary", 1)])
+def test_diagram_without_graphviz_prints_the_summary_at_most_once(monkeypatch, capsys, fallback, summaries):
+    import keras
+
+    inputs = keras.Input((3,), name="x")
+    model = keras.Model(inputs, keras.layers.Dense(2, name="only_layer")(inputs), name="tiny")
+    monkeypatch.setattr(plotting, "graphviz_available", lambda: False)
+    capsys.readouterr()
+    assert plotting.architecture_diagram(model, "unused.png", fallback=fallback) is None
+    out = capsys.readouterr().out
+    assert "Graphviz" in out and out.count("only_layer") == summaries
+    with pytest.raises(ValueError, match="fallback"):
+        plotting.architecture_diagram(model, "unused.png", fallback="both")
+
+
+def test_sgan_step_diagram_shows_which_weights_each_loss_moves():
+    fig = plotting.sgan_step_diagram(half_batch=50, batch_size=100)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    moved = [t for t in texts if t.endswith("weights")]
+    assert moved == ["discriminator\nweights"] * 3 + ["generator\nweights"]
+    assert sum(t.startswith("50 ") for t in texts) == 3 and sum(t.startswith("100 ") for t in texts) == 1
+    for loss in ("C loss", "D loss, real", "D loss, fake", "G loss"):
+        assert sum(t.startswith(loss) for t in texts) == 1
+    assert texts.count("G") == 2 and texts.count("D / C") == 4  # G in the two rows that make fakes
+    assert any("through D" in t for t in texts)
+    plt.close(fig)
