@@ -1,8 +1,10 @@
 """Command line: ``python -m sgan_helpers train|evaluate``.
 
-Errors a user can cause (bad options, missing data, a folder holding another
-run, a file that is not a model) end with one clear line and a non-zero exit,
-never a traceback, and nothing already written is overwritten.
+Errors a user can cause (bad options, missing or corrupt data, a folder holding
+another run or no run, an unwritable folder or a full disk, a checkpoint that does
+not fit, a file that is not a model) end with one ``error:`` line and a non-zero
+exit, never a traceback, and nothing already written is overwritten. After an
+interruption the message says whether ``--resume`` or a fresh start works.
 """
 
 from __future__ import annotations
@@ -147,9 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TF C++ chatter; errors still raise
     from .evaluation import ModelFileError
-    from .training import RunFolderError
+    from .training import RunFolderError, next_step_hint
 
     command = "python -m sgan_helpers " + shlex.join(argv)
+
+    def hint(prefix: str = "") -> str:  # for train: does a fresh start or --resume work now?
+        if args.command != "train":
+            return ""
+        return f" {prefix}{next_step_hint(getattr(args, 'out', None))}"
+
     try:
         if args.command == "train":
             return _train(args, command)
@@ -158,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as err:  # cannot write (permissions, disk full) or read a file
+        print(f"error: {str(err).rstrip('.')}.{hint('Nothing already written was lost. ')}",
+              file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
-        hint = f" --out {args.out}" if getattr(args, "out", None) else ""
-        print(f"\ninterrupted. Continue from the last checkpoint with the same options plus "
-              f"--resume{hint}.", file=sys.stderr)
+        print(f"\ninterrupted.{hint()}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -6,8 +6,11 @@ exactly from its seed (and can be checkpointed: a Generator's state is plain JSO
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +103,8 @@ def read_npz(path: Path | str, name: str = "mnist") -> Arrays:
             arrays = {k: f[k] for k in f.files}
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, EOFError, KeyError, NotImplementedError, zipfile.BadZipFile,
+            zlib.error) as err:  # zlib.error: a corrupt compressed member
         raise DatasetFileError(
             f"{path}: cannot read it as a NumPy .npz archive ({err}). The file is "
             f"corrupt or truncated; delete it and download it again."
@@ -119,15 +123,21 @@ def load_dataset(name: str = "mnist") -> Arrays:
     """Return ``(x_train, y_train), (x_test, y_test)`` as uint8, like Keras does.
 
     Lookup order: ``$SGAN_DATA_DIR/<name>.npz``, then Keras's cache and normal
-    download. Offline with no file: a :class:`DatasetUnavailableError` that says
-    which file to provide.
+    download. If the variable is set but its folder lacks the file, a ``warning:``
+    line on stderr says so before falling back. Offline with no file: a
+    :class:`DatasetUnavailableError` that says which file to provide.
     """
     info = dataset_info(name)
     data_dir = os.environ.get(DATA_DIR_ENV)
     if data_dir:
-        path = Path(data_dir).expanduser() / f"{name}.npz"
+        folder = Path(data_dir).expanduser()
+        path = folder / f"{name}.npz"
         if path.is_file():
             return read_npz(path, name)
+        what = "holds no" if folder.is_dir() else "is not a folder, so it holds no"
+        print(f"warning: {DATA_DIR_ENV}={data_dir} {what} {name}.npz; "
+              f"trying Keras's cache (~/.keras/datasets) and a download instead.",
+              file=sys.stderr, flush=True)
     try:  # Keras looks in its own cache (~/.keras/datasets) before downloading
         return _keras_download(name)
     except Exception as err:  # Keras raises assorted socket/URL/HTTP errors offline
@@ -197,17 +207,17 @@ def check_model_input(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32, copy=False)
 
 
-def select_supervised(
-    x: np.ndarray,
+def select_supervised_indices(
     y: np.ndarray,
     n_labels: int,
     rng: np.random.Generator,
     n_classes: int = 10,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pick ``n_labels`` labelled examples, the same number per class, without replacement.
+) -> np.ndarray:
+    """Indices of ``n_labels`` examples, the same number per class, drawn without replacement.
 
-    (The 2019 tutorial drew with replacement, so its "100 labels" could repeat an
-    image.) Returns images and labels in class order.
+    In class order; :func:`select_supervised` returns the images and labels at these
+    indices (same ``rng``, same draw). A run folder stores them, so a baseline can be
+    trained on the very same images.
     """
     if isinstance(n_labels, bool) or not isinstance(n_labels, (int, np.integer)):
         raise ValueError(f"n_labels must be a whole number, got {n_labels!r}.")
@@ -219,17 +229,39 @@ def select_supervised(
             f"use a multiple of {n_classes} (e.g. {max(n_classes, n_labels // n_classes * n_classes)})."
         )
     per_class = n_labels // n_classes
-    picks = []
-    for c in range(n_classes):
-        idx = np.flatnonzero(y == c)
-        if per_class > len(idx):
+    y = np.asarray(y)
+    for c in range(n_classes):  # check every class before drawing any
+        count = int(np.count_nonzero(y == c))
+        if per_class > count:
             raise ValueError(
                 f"n_labels={n_labels} asks for {per_class} examples of class {c}, "
-                f"but the data holds only {len(idx)}."
+                f"but the data holds only {count}."
             )
-        picks.append(rng.choice(idx, size=per_class, replace=False))
-    index = np.concatenate(picks)
+    picks = [rng.choice(np.flatnonzero(y == c), size=per_class, replace=False) for c in range(n_classes)]
+    return np.concatenate(picks)
+
+
+def select_supervised(
+    x: np.ndarray,
+    y: np.ndarray,
+    n_labels: int,
+    rng: np.random.Generator,
+    n_classes: int = 10,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pick ``n_labels`` labelled examples, the same number per class, without replacement.
+
+    (The 2019 tutorial drew with replacement, so its "100 labels" could repeat an
+    image.) Returns images and labels in class order; their indices in ``x``:
+    :func:`select_supervised_indices`.
+    """
+    index = select_supervised_indices(y, n_labels, rng, n_classes)
     return x[index], y[index]
+
+
+def digest(images: np.ndarray, labels: np.ndarray) -> str:
+    """SHA-256 of images (as stored, e.g. uint8) and their labels: which examples exactly."""
+    return hashlib.sha256(np.ascontiguousarray(images).tobytes()
+                          + np.asarray(labels).astype(np.int64).tobytes()).hexdigest()
 
 
 def real_batch(

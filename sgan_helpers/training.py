@@ -15,10 +15,15 @@ logits: D's logit is ``logsumexp(class_logits)`` (see :mod:`sgan_helpers.activat
 discriminator update on the sum of the three discriminator losses.
 
 ``ema_decay`` keeps an exponential moving average (Polyak average) of the classifier's
-weights beside the training weights. It does not change training at all; it gives a
-second, smoother classifier that ``classifier.keras`` then holds. GAN training makes
-the raw weights wander from epoch to epoch; their average wanders much less, and
-choosing it needs no labels.
+weights beside the training weights (:mod:`sgan_helpers.averaging`). It does not change
+training at all; it gives a second, smoother classifier that ``classifier.keras`` then
+holds. GAN training makes the raw weights wander from epoch to epoch; their average
+wanders much less, and choosing it needs no labels.
+
+Checkpoints (:mod:`sgan_helpers.checkpoints`) hold every variable by name, the optimizers,
+the batch RNG, the step and the history: ``--resume`` ends bit for bit where an
+uninterrupted run ends (on CPU; on a GPU with TensorFlow's op determinism, which the
+trainer turns on when it sees one).
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ from typing import Any
 import keras
 import numpy as np
 
+from . import checkpoints, files
 from . import data as data_mod
-from . import files
 from .activation import real_fake_logit
+from .averaging import WeightAverage
 from .discriminators import BETA_1, LEARNING_RATE, logits_model, make_optimizer, stacked_discriminators
+from .evaluation import predict_proba
 from .generator import LATENT_DIM, build_generator
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on the user's setup
@@ -51,10 +58,14 @@ SCHEDULES = ("tutorial", "combined")
 GENERATOR_LOSSES = ("bce", "feature_matching")
 PRECISIONS = ("float32", "mixed_bfloat16")
 CHECKPOINT = "checkpoint.npz"
+CONFIG = "config.json"
+OPERATIONAL_FIELDS = ("jit_compile", "checkpoint_every", "eval_train", "log_every")
+"""Config fields that say how a run is operated, not what it computes: ``--resume`` may change them
+(the session's entry in ``config.json`` records the change). Every other field defines the run."""
 
 
 class RunFolderError(RuntimeError):
-    """The run folder cannot be used as asked (holds another run, or nothing to resume)."""
+    """The run folder cannot be used as asked (holds another run, nothing to resume, bad checkpoint)."""
 
 
 @dataclass
@@ -81,12 +92,16 @@ class TrainConfig:
     log_every: int = 50
 
     def __post_init__(self) -> None:
-        n_classes = data_mod.dataset_info(self.dataset).n_classes  # raises for unknown names
+        info = data_mod.dataset_info(self.dataset)  # raises for unknown names
+        n_classes = info.n_classes
         if self.n_labels < 1 or self.n_labels % n_classes:
             raise ValueError(
                 f"n_labels must be a positive multiple of the {n_classes} classes "
                 f"(so each class gets the same number), got {self.n_labels}."
             )
+        if self.n_labels > info.n_train:
+            raise ValueError(f"n_labels ({self.n_labels}) cannot exceed the {info.n_train:,} "
+                             f"training images of {info.name}.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
         if self.generator_loss not in GENERATOR_LOSSES:
@@ -99,6 +114,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if self.batch_size % 2:
             raise ValueError(f"batch_size must be even (it is split in halves), got {self.batch_size}.")
+        if self.batch_size > info.n_train:
+            raise ValueError(f"batch_size ({self.batch_size}) cannot exceed the {info.n_train:,} "
+                             f"training images of {info.name} (the tutorial's is 100).")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}.")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
@@ -123,6 +141,16 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    def run_dict(self) -> dict[str, Any]:
+        """The fields that define the run (what it computes): all but :data:`OPERATIONAL_FIELDS`."""
+        return {k: v for k, v in asdict(self).items() if k not in OPERATIONAL_FIELDS}
+
+    def differences(self, other: TrainConfig, operational: bool = False) -> dict[str, tuple[Any, Any]]:
+        """``{field: (self's value, other's value)}`` over the run-defining or the operational fields."""
+        names = OPERATIONAL_FIELDS if operational else tuple(self.run_dict())
+        return {k: (getattr(self, k), getattr(other, k)) for k in names
+                if getattr(self, k) != getattr(other, k)}
 
 
 def _f32(x):
@@ -171,6 +199,27 @@ class StepMetrics:
         return {k: v / max(self.count, 1) for k, v in self.sums.items()}
 
 
+def enable_gpu_determinism() -> bool:
+    """Turn on TensorFlow's op determinism if a GPU is visible (process-wide); return whether on.
+
+    On CPU, TensorFlow's kernels are deterministic already; on a GPU, some are not unless
+    this is on, and a resumed run could drift from an uninterrupted one.
+    """
+    if tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.enable_op_determinism()
+        return True
+    return False
+
+
+def _check_sizes(config: TrainConfig, x_train: np.ndarray, y_train: np.ndarray) -> None:
+    """Refuse sizes the data cannot serve, before anything large is allocated."""
+    if len(x_train) != len(y_train):
+        raise ValueError(f"the training set holds {len(x_train)} images but {len(y_train)} labels.")
+    if config.batch_size > len(x_train):
+        raise ValueError(f"batch_size ({config.batch_size}) cannot exceed the "
+                         f"{len(x_train):,} training images.")
+
+
 class SGANTrainer:
     """Holds the models, optimizers, data and RNG state of one SGAN run.
 
@@ -181,14 +230,19 @@ class SGANTrainer:
     def __init__(self, config: TrainConfig, data: data_mod.Arrays | None = None) -> None:
         self.config = config
         info = data_mod.dataset_info(config.dataset)
+        self.op_determinism = enable_gpu_determinism()
         keras.utils.set_random_seed(config.seed)
         (x_train, y_train), (x_test, y_test) = data or data_mod.load_dataset(config.dataset)
+        _check_sizes(config, x_train, y_train)
+        label_rng = np.random.default_rng([config.seed, 0])
+        self.sup_index = data_mod.select_supervised_indices(  # checks the per-class counts
+            np.asarray(y_train), config.n_labels, label_rng, info.n_classes)
+        """Indices (into the training set) of the labelled images; ``config.json`` stores them."""
+        self.sup_sha256 = data_mod.digest(x_train[self.sup_index], np.asarray(y_train)[self.sup_index])
+        """SHA-256 of the labelled images (as loaded, uint8) and their labels; ``config.json`` stores it."""
         self.x_train, self.y_train = data_mod.preprocess(x_train), np.asarray(y_train)
         self.x_test, self.y_test = data_mod.preprocess(x_test), np.asarray(y_test)
-        label_rng = np.random.default_rng([config.seed, 0])
-        self.x_sup, self.y_sup = data_mod.select_supervised(
-            self.x_train, self.y_train, config.n_labels, label_rng, info.n_classes
-        )
+        self.x_sup, self.y_sup = self.x_train[self.sup_index], self.y_train[self.sup_index]
         self.rng = np.random.default_rng([config.seed, 1])  # batches; checkpointed
         self.grid_latent = data_mod.latent_points(
             100, config.latent_dim, np.random.default_rng([config.seed, 2])
@@ -205,104 +259,104 @@ class SGANTrainer:
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
         self.disc_vars = list(self.logits.trainable_variables)
-        self.ema_c = self.ema_logits = None
+        self.average: WeightAverage | None = None  # the classifier's weight average, if kept
+        self.ema_c: keras.Model | None = None  # its float32 classifier (softmax), what is saved
         if config.ema_decay is not None:
-            self._build_ema()
+            _, self.ema_c = stacked_discriminators(n_classes=info.n_classes)
+            self.average = WeightAverage(self.logits, logits_model(self.ema_c), config.ema_decay)
         self.gen_vars = list(self.generator.trainable_variables)
         opt = dict(learning_rate=config.learning_rate, beta_1=config.beta_1)
         self.c_opt, self.d_opt, self.g_opt = (make_optimizer(**opt) for _ in range(3))
         self.c_opt.build(self.disc_vars)
         self.d_opt.build(self.disc_vars)
         self.g_opt.build(self.gen_vars)
+        self._float32_copies = self._build_float32_copies(info.n_classes)
 
         self.step = 0
         self.history: dict[str, list[dict[str, Any]]] = {"epochs": [], "steps": []}
         self.train_seconds = 0.0
         self.window, self.epoch_metrics = StepMetrics(), StepMetrics()  # running means
         step_fn = self._tutorial_step if config.schedule == "tutorial" else self._combined_step
-        if config.ema_decay is not None:
+        if self.average is not None:
             step_fn = self._with_ema(step_fn)
         self._step_fn = tf.function(step_fn, jit_compile=config.jit_compile)
-        self._logits_fns = {
-            name: tf.function(lambda x, m=model: m(x, training=False), jit_compile=config.jit_compile)
-            for name, model in (("raw", self.logits), ("ema", self.ema_logits)) if model is not None
-        }
+        self._logits_fns: dict[str, Any] = {}
 
     # ------------------------------------------------------------ averaging
-    def _build_ema(self) -> None:
-        """A float32 copy of the classifier whose weights follow the average of the trained ones."""
-        _, self.ema_c = stacked_discriminators(n_classes=self.logits.output.shape[-1])
-        self.ema_logits = logits_model(self.ema_c)
-        self.ema_vars = list(self.ema_logits.trainable_variables)
-        for shadow, v in zip(self.ema_vars, self.disc_vars, strict=True):
-            shadow.assign(v)
-        self.ema_updates = tf.Variable(0.0, trainable=False, name="ema_updates")
+    @property
+    def ema_logits(self) -> keras.Model | None:
+        """The averaged classifier's logits model (``None`` without ``ema_decay``)."""
+        return None if self.average is None else self.average.model
+
+    @property
+    def ema_vars(self) -> list:
+        """The averaged weights, aligned with :attr:`disc_vars`."""
+        return [] if self.average is None else self.average.averaged_variables
 
     def _with_ema(self, step_fn):
+        """The step, then one update of the weight average (:meth:`WeightAverage.update`)."""
         def step(*batch):
             out = step_fn(*batch)
-            self.ema_updates.assign_add(1.0)
-            n = self.ema_updates
-            # early on, average over the n steps so far, not over the random initial weights
-            decay = keras.ops.minimum(self.config.ema_decay, (1.0 + n) / (10.0 + n))
-            for shadow, v in zip(self.ema_vars, self.disc_vars, strict=True):
-                shadow.assign(decay * shadow + (1.0 - decay) * keras.ops.cast(v, "float32"))
+            self.average.update()
             return out
         return step
 
     # ----------------------------------------------------------------- the step
-    def _apply(self, optimizer, loss_fn, variables):
+    def _apply(self, optimizer, loss_fn, variables) -> dict[str, Any]:
+        """One update: ``loss_fn()`` returns ``(loss, parts)``; step ``variables`` only; return the parts."""
         with tf.GradientTape() as tape:
-            loss = loss_fn()
+            loss, parts = loss_fn()
         optimizer.apply(tape.gradient(loss, variables), variables)
-        return loss
+        return parts
+
+    def _classifier_loss(self, x_lab, y_lab):
+        lab_logits = self.logits(x_lab, training=True)
+        loss = _class_loss(y_lab, lab_logits)
+        return loss, {"c_acc": _accuracy(y_lab, lab_logits), "c_loss": loss}
 
     def _tutorial_step(self, x_lab, y_lab, x_real, z_fake, z_gen):
-        logits, out = self.logits, {}
+        logits, disc = self.logits, self.disc_vars
+        out = self._apply(self.c_opt, lambda: self._classifier_loss(x_lab, y_lab), disc)
 
-        def c_loss_fn():
-            lab_logits = logits(x_lab, training=True)
-            out["c_acc"] = _accuracy(y_lab, lab_logits)
-            return _class_loss(y_lab, lab_logits)
+        def real_loss():
+            loss = _bce_real(_d_logit(logits(x_real, training=True)))
+            return loss, {"d_real": loss}
 
-        out["c_loss"] = self._apply(self.c_opt, c_loss_fn, self.disc_vars)
-        out["d_real"] = self._apply(
-            self.d_opt, lambda: _bce_real(_d_logit(logits(x_real, training=True))),
-            self.disc_vars)
+        out |= self._apply(self.d_opt, real_loss, disc)
         x_fake = self.generator(z_fake, training=False)
-        out["d_fake"] = self._apply(
-            self.d_opt, lambda: _bce_fake(_d_logit(logits(x_fake, training=True))),
-            self.disc_vars)
-        out["g_loss"] = self._generator_update(z_gen, x_real)
-        return out
+
+        def fake_loss():
+            loss = _bce_fake(_d_logit(logits(x_fake, training=True)))
+            return loss, {"d_fake": loss}
+
+        out |= self._apply(self.d_opt, fake_loss, disc)
+        return out | self._generator_update(z_gen, x_real)
 
     def _combined_step(self, x_lab, y_lab, x_real, z_fake, z_gen):
         x_fake = self.generator(z_fake, training=False)
         n_lab, n_real = keras.ops.shape(x_lab)[0], keras.ops.shape(x_real)[0]
-        parts = {}
 
         def d_loss_fn():  # one larger pass over labelled + real + fake images
             all_logits = self.logits(keras.ops.concatenate([x_lab, x_real, x_fake]), training=True)
             lab_logits = all_logits[:n_lab]
-            parts["c_acc"] = _accuracy(y_lab, lab_logits)
-            parts["c_loss"] = _class_loss(y_lab, lab_logits)
-            parts["d_real"] = _bce_real(_d_logit(all_logits[n_lab:n_lab + n_real]))
-            parts["d_fake"] = _bce_fake(_d_logit(all_logits[n_lab + n_real:]))
-            return parts["c_loss"] + parts["d_real"] + parts["d_fake"]
+            parts = {"c_acc": _accuracy(y_lab, lab_logits), "c_loss": _class_loss(y_lab, lab_logits),
+                     "d_real": _bce_real(_d_logit(all_logits[n_lab:n_lab + n_real])),
+                     "d_fake": _bce_fake(_d_logit(all_logits[n_lab + n_real:]))}
+            return parts["c_loss"] + parts["d_real"] + parts["d_fake"], parts
 
-        self._apply(self.d_opt, d_loss_fn, self.disc_vars)
-        parts["g_loss"] = self._generator_update(z_gen, x_real)
-        return parts
+        return self._apply(self.d_opt, d_loss_fn, self.disc_vars) | self._generator_update(z_gen, x_real)
 
     def _generator_update(self, z_gen, x_real):
         """G's update: fool D ("bce"), or match D's mean features on real images."""
         def loss_fn():
             fake = self.generator(z_gen, training=True)
             if self.config.generator_loss == "bce":  # a Python constant: fixed when traced
-                return _bce_real(_d_logit(self.logits(fake, training=True)))
-            real_mean = keras.ops.mean(_f32(self.features(x_real, training=True)), axis=0)
-            fake_mean = keras.ops.mean(_f32(self.features(fake, training=True)), axis=0)
-            return keras.ops.mean(keras.ops.square(real_mean - fake_mean))
+                loss = _bce_real(_d_logit(self.logits(fake, training=True)))
+            else:
+                real_mean = keras.ops.mean(_f32(self.features(x_real, training=True)), axis=0)
+                fake_mean = keras.ops.mean(_f32(self.features(fake, training=True)), axis=0)
+                loss = keras.ops.mean(keras.ops.square(real_mean - fake_mean))
+            return loss, {"g_loss": loss}
 
         return self._apply(self.g_opt, loss_fn, self.gen_vars)
 
@@ -322,25 +376,70 @@ class SGANTrainer:
         self.step += 1
         return {k: float(v) for k, v in out.items()}
 
-    # ------------------------------------------------------------ evaluation
+    # ------------------------------------------- what is saved, and evaluation
+    def _build_float32_copies(self, n_classes: int) -> dict[str, keras.Model] | None:
+        """Float32 twins of the mixed-precision models, for export and evaluation (``None`` in float32)."""
+        if self.config.precision == "float32":
+            return None
+        _, classifier = stacked_discriminators(n_classes=n_classes)
+        return {"classifier": classifier, "logits": logits_model(classifier),
+                "generator": build_generator(self.config.latent_dim)}
+
+    def _classifier(self, weights: str = "raw") -> tuple[keras.Model, keras.Model]:
+        """(classifier, its logits model) in float32: the training weights or the averaged ones."""
+        if weights == "ema":
+            if self.average is None:
+                raise ValueError("no averaged weights: this run has no ema_decay.")
+            return self.ema_c, self.average.model
+        if weights != "raw":
+            raise ValueError(f"weights must be 'raw' or 'ema', got {weights!r}.")
+        if self._float32_copies is None:
+            return self.c_model, self.logits
+        copies = self._float32_copies
+        checkpoints.copy_weights(self.logits, copies["logits"])  # mixed precision keeps float32 variables
+        return copies["classifier"], copies["logits"]
+
+    def saved_classifier(self) -> keras.Model:
+        """The float32 classifier that ``classifier.keras`` holds: the averaged one if kept."""
+        return self._classifier("ema" if self.average is not None else "raw")[0]
+
+    def saved_generator(self) -> keras.Model:
+        """The float32 generator that ``generator.keras`` holds (images come out as float32)."""
+        if self._float32_copies is None:
+            return self.generator
+        checkpoints.copy_weights(self.generator, self._float32_copies["generator"])
+        return self._float32_copies["generator"]
+
+    @property
+    def headline_acc_key(self) -> str:
+        """History key of the saved classifier's test accuracy."""
+        return "ema_test_acc" if self.average is not None else "test_acc"
+
     def predict_logits(self, x: np.ndarray, batch_size: int = 2000, weights: str = "raw") -> np.ndarray:
-        """Class logits from the training weights (``"raw"``) or the averaged ones (``"ema"``)."""
+        """Class logits of the float32 classifier (as saved) with the training (``"raw"``) or
+        averaged (``"ema"``) weights."""
+        _, model = self._classifier(weights)
+        if weights not in self._logits_fns:
+            self._logits_fns[weights] = tf.function(lambda x, m=model: m(x, training=False))
         fn = self._logits_fns[weights]
         return np.concatenate(
             [np.asarray(fn(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
         )
 
     def accuracy(self, x: np.ndarray, y: np.ndarray, weights: str = "raw") -> float:
-        return float(np.mean(self.predict_logits(x, weights=weights).argmax(axis=-1) == y))
+        """Accuracy of the float32 classifier, computed as ``python -m sgan_helpers evaluate`` does."""
+        return _saved_model_accuracy(self._classifier(weights)[0], x, y)
 
     def evaluate(self) -> dict[str, float]:
         """Accuracies: labelled subset, test set and (optionally) all 60k training labels.
 
-        With ``ema_decay`` set, the averaged classifier's get the prefix ``ema_``.
+        Measured on the float32 classifiers that would be saved now, so the saved
+        ``classifier.keras`` gives exactly these figures. With ``ema_decay`` set, the
+        averaged classifier's get the prefix ``ema_``.
         """
         out = {}
         for weights, prefix in (("raw", ""), ("ema", "ema_")):
-            if weights not in self._logits_fns:
+            if weights == "ema" and self.average is None:
                 continue
             out[f"{prefix}labelled_acc"] = self.accuracy(self.x_sup, self.y_sup, weights)
             out[f"{prefix}test_acc"] = self.accuracy(self.x_test, self.y_test, weights)
@@ -348,72 +447,47 @@ class SGANTrainer:
                 out[f"{prefix}train_acc"] = self.accuracy(self.x_train, self.y_train, weights)
         return out
 
-    def _float32(self, model: keras.Model, build) -> keras.Model:
-        """``model`` itself in float32 runs; else ``build()`` given its (float32) weights."""
-        if self.config.precision == "float32":
-            return model
-        copy = build()
-        copy.set_weights(model.get_weights())  # mixed precision keeps float32 variables
-        return copy
-
-    def saved_classifier(self) -> keras.Model:
-        """The float32 classifier that ``classifier.keras`` holds: the averaged one if kept."""
-        if self.ema_c is not None:
-            return self.ema_c
-        n_classes = self.logits.output.shape[-1]
-        return self._float32(self.c_model, lambda: stacked_discriminators(n_classes=n_classes)[1])
-
-    def saved_generator(self) -> keras.Model:
-        """The float32 generator that ``generator.keras`` holds (images come out as float32)."""
-        return self._float32(self.generator, lambda: build_generator(self.config.latent_dim))
-
-    @property
-    def headline_acc_key(self) -> str:
-        """History key of the saved classifier's test accuracy."""
-        return "ema_test_acc" if self.ema_c is not None else "test_acc"
-
     # ----------------------------------------------------------- checkpoints
-    def _state_variables(self) -> dict[str, list]:
-        return {
-            "disc": list(self.logits.variables),  # includes Dropout's seed state
-            "gen": list(self.generator.variables),
-            "opt_c": list(self.c_opt.variables),
-            "opt_d": list(self.d_opt.variables),
-            "opt_g": list(self.g_opt.variables),
-            **({"ema": [self.ema_updates, *self.ema_logits.variables]} if self.ema_c is not None else {}),
+    def checkpoint_variables(self) -> dict[str, Any]:
+        """Every variable a checkpoint holds, keyed ``group/layer/variable`` (see :mod:`checkpoints`)."""
+        groups = {
+            "disc": checkpoints.model_variables(self.logits),  # includes Dropout's seed state
+            "gen": checkpoints.model_variables(self.generator),
+            "opt_c": checkpoints.optimizer_variables(self.c_opt),
+            "opt_d": checkpoints.optimizer_variables(self.d_opt),
+            "opt_g": checkpoints.optimizer_variables(self.g_opt),
         }
+        if self.average is not None:
+            groups["ema"] = self.average.variables()
+        return {f"{group}/{key}": v for group, vs in groups.items() for key, v in vs.items()}
 
     def save_checkpoint(self, path: Path | str) -> None:
         """Write every variable, optimizer state, RNG state, step and history in one file."""
-        arrays = {f"{group}/{i}": v.numpy()
-                  for group, vs in self._state_variables().items() for i, v in enumerate(vs)}
         meta = {"step": self.step, "rng": self.rng.bit_generator.state,
                 "history": self.history, "train_seconds": self.train_seconds,
                 "window": asdict(self.window), "epoch_metrics": asdict(self.epoch_metrics),
                 "config": self.config.to_dict()}
-        arrays["meta"] = np.array(json.dumps(meta))
-
-        def write(tmp: Path) -> None:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-
-        files.write_with(path, write)
+        checkpoints.save(path, self.checkpoint_variables(), meta)
 
     def load_checkpoint(self, path: Path | str) -> None:
-        """Restore what :meth:`save_checkpoint` wrote (the config must match)."""
+        """Restore what :meth:`save_checkpoint` wrote (the run-defining config must match)."""
+        advice = "Start a new run in another --out folder (nothing here was changed)."
         try:
-            with np.load(path, allow_pickle=False) as f:
-                stored = {k: f[k] for k in f.files}
-            meta = json.loads(str(stored.pop("meta")))
-        except Exception as err:
+            arrays, meta = checkpoints.read(path)
+            saved = TrainConfig.from_dict(meta["config"])
+        except checkpoints.CheckpointError as err:
+            raise RunFolderError(f"{err} {advice}") from err
+        except (KeyError, TypeError, ValueError) as err:
             raise RunFolderError(
-                f"{path}: cannot read the checkpoint ({err}). Delete it to start the run afresh."
-            ) from err
-        if TrainConfig.from_dict(meta["config"]) != self.config:
-            raise RunFolderError(f"{path}: the checkpoint was written with another config.")
-        for group, vs in self._state_variables().items():
-            for i, v in enumerate(vs):
-                v.assign(stored[f"{group}/{i}"])
+                f"{path}: cannot read the checkpoint ({type(err).__name__}: {err}). {advice}") from err
+        diff = saved.differences(self.config)
+        if diff:
+            raise RunFolderError(f"{path}: the checkpoint was written with another config "
+                                 f"(checkpoint vs asked: {diff}).")
+        try:
+            checkpoints.restore(self.checkpoint_variables(), arrays, where=str(path))
+        except checkpoints.CheckpointError as err:
+            raise RunFolderError(f"{err} {advice}") from err
         self.step = meta["step"]
         self.rng.bit_generator.state = meta["rng"]
         self.history = meta["history"]
@@ -422,37 +496,104 @@ class SGANTrainer:
         self.epoch_metrics = StepMetrics(**meta["epoch_metrics"])
 
 
+EVAL_BATCH = 1000
+"""``evaluation.predict_proba``'s batch size, which ``python -m sgan_helpers evaluate`` uses."""
+
+
+def _saved_model_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+    """``evaluation.accuracy``, in chunks of whole batches: the same batches, so the same figure,
+    without a second copy of all 60,000 images in memory."""
+    chunk, y = 10 * EVAL_BATCH, np.asarray(y)
+    hits = sum(int(np.count_nonzero(
+        predict_proba(model, x[i:i + chunk], batch_size=EVAL_BATCH).argmax(axis=-1) == y[i:i + chunk]))
+        for i in range(0, len(x), chunk))
+    return hits / len(x)
+
+
 def _machine() -> dict[str, Any]:
     import os
 
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
-            "tensorflow": tf.__version__, "keras": keras.__version__}
+            "tensorflow": tf.__version__, "keras": keras.__version__,
+            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
 
 
-def check_run_folder(config: TrainConfig, out: Path | str, resume: bool) -> None:
-    """Raise :class:`RunFolderError` unless ``out`` can take this run (new, or resumable)."""
+# ----------------------------------------------------------------- run folders
+def folder_state(out: Path | str) -> str:
+    """What ``out`` holds: ``"missing"``, ``"file"``, ``"empty"`` (at most stale temp files),
+    ``"run"`` (a ``config.json``) or ``"other"``."""
     out = Path(out)
-    config_path = out / "config.json"
-    if resume:
-        if not config_path.is_file() or not (out / CHECKPOINT).is_file():
+    if not out.exists():
+        return "missing"
+    if not out.is_dir():
+        return "file"
+    if (out / CONFIG).is_file():
+        return "run"
+    temps = set(files.stale_temps(out))
+    return "empty" if all(p in temps for p in out.rglob("*") if not p.is_dir()) else "other"
+
+
+def next_step_hint(out: Path | str | None) -> str:
+    """Which of a fresh start or ``--resume`` works on ``out`` now, in one sentence."""
+    state = "missing" if out is None else folder_state(out)
+    if state == "run":
+        return f"Continue from the last checkpoint with the same options plus --resume --out {out}."
+    if state in ("missing", "empty"):
+        return "Nothing was saved yet: run the same command again (without --resume)."
+    return "Choose a new --out folder."
+
+
+def check_run_folder(config: TrainConfig, out: Path | str, resume: bool) -> dict[str, Any] | None:
+    """Raise :class:`RunFolderError` unless ``out`` can take this run; return its ``config.json``
+    when resuming (``None`` for a new run). Each message says whether a new run or ``--resume`` works."""
+    out = Path(out)
+    state = folder_state(out)
+    if state == "file":
+        raise RunFolderError(f"{out} is a file, not a folder; nothing was overwritten. "
+                             f"Give --out a folder (new or empty).")
+    if not resume:
+        if state == "run":
             raise RunFolderError(
-                f"Nothing to resume in {out}: it holds no config.json and checkpoint.npz. "
-                f"Start a new run without --resume."
-            )
-        saved = TrainConfig.from_dict(json.loads(config_path.read_text())["config"])
-        if saved != config:
-            diff = {k: (v, getattr(config, k)) for k, v in saved.to_dict().items()
-                    if getattr(config, k) != v}
+                f"{out} is not empty: it holds a run; nothing was overwritten. "
+                f"Use --resume to continue that run, or choose a new --out folder.")
+        if state == "other":
             raise RunFolderError(
-                f"{out} holds a run with another config (saved vs asked: {diff}). "
-                f"Resume with the same options, or pick a new --out."
-            )
-    elif out.exists() and any(out.iterdir()):
+                f"{out} is not empty and holds no run (no {CONFIG}); nothing was overwritten. "
+                f"Choose a new --out folder (--resume works only on a run folder).")
+        return None
+    if state in ("missing", "empty"):
         raise RunFolderError(
-            f"{out} is not empty (it may hold another run); nothing was overwritten. "
-            f"Use --resume to continue that run, or choose a new --out folder."
-        )
+            f"Nothing to resume in {out}: it {'does not exist' if state == 'missing' else 'is empty'}. "
+            f"Start a new run without --resume.")
+    if state == "other":
+        raise RunFolderError(
+            f"Nothing to resume in {out}: it holds no {CONFIG}, and it is not empty, so a new run "
+            f"cannot use it either; nothing was overwritten. Choose a new --out folder.")
+    config_path = out / CONFIG
+    try:
+        info = json.loads(config_path.read_text(encoding="utf-8"))
+        saved = TrainConfig.from_dict(info["config"])
+        if not isinstance(info.get("sessions"), list):
+            raise KeyError("sessions")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RunFolderError(f"{config_path}: cannot read it ({type(err).__name__}: {err}); the run "
+                             f"cannot be resumed. Start a new run in another --out folder.") from err
+    diff = saved.differences(config)
+    if diff:
+        raise RunFolderError(
+            f"{out} holds a run with another config (saved vs asked: {diff}). "
+            f"Resume with the same options (only {', '.join(OPERATIONAL_FIELDS)} may change), "
+            f"or pick a new --out.")
+    if not (out / CHECKPOINT).is_file():
+        temps = set(files.stale_temps(out))
+        others = [p for p in out.rglob("*") if not p.is_dir() and p != out / CONFIG and p not in temps]
+        if others:  # trained past step 0 once: restarting would overwrite its results
+            raise RunFolderError(
+                f"Cannot resume {out}: its {CHECKPOINT} is missing, and restarting from step 0 "
+                f"would overwrite its results; nothing was overwritten. "
+                f"Start a new run in another --out folder.")
+    return info
 
 
 def run_training(
@@ -463,32 +604,56 @@ def run_training(
     progress: bool | None = None,
     data: data_mod.Arrays | None = None,
 ) -> SGANTrainer:
-    """Train into ``out_dir``, checkpointing as we go; ``resume=True`` continues a killed run.
+    """Train into ``out_dir``, checkpointing as we go; ``resume=True`` continues an interrupted run.
 
-    Writes (all atomically): ``config.json`` (config, and per session: command, machine,
-    steps, wall time), ``history.json``, ``checkpoint.npz``,
-    ``samples/epoch_NNN.png``, and at each epoch end ``classifier.keras`` and
-    ``generator.keras``. ``progress=None`` shows a bar only on a terminal/notebook.
+    Writes (all atomically): ``config.json`` (config, the labelled images' indices and
+    SHA-256, and per session: command, machine, steps, wall time, changed operational options),
+    ``checkpoint.npz`` (at step 0, then every ``checkpoint_every`` steps and at each epoch
+    end), ``history.json``, ``samples/epoch_NNN.png``, and at each epoch end
+    ``classifier.keras`` and ``generator.keras``. From the moment ``config.json`` exists,
+    ``resume=True`` works; before, a new run does. ``progress=None`` shows a bar only on a
+    terminal/notebook.
     """
     from tqdm.auto import tqdm
 
     from .plotting import save_sample_grid
 
     out = Path(out_dir)
-    config_path, ckpt_path = out / "config.json", out / CHECKPOINT
-    check_run_folder(config, out, resume)
+    config_path, ckpt_path = out / CONFIG, out / CHECKPOINT
+    info = check_run_folder(config, out, resume)
+    if info is None and out.is_dir():
+        files.remove_stale_temps(out)  # an interrupted first write of config.json
+    files.check_writable(out)  # fail now, not after loading data and building models
     print(f"Run folder: {out}  ({config.total_steps} steps, schedule={config.schedule})", flush=True)
 
     trainer = SGANTrainer(config, data=data)
-    if resume:
-        trainer.load_checkpoint(ckpt_path)
-        info = json.loads(config_path.read_text())
+    if info is not None:
+        files.remove_stale_temps(out)  # left by a kill -9 in the middle of a write
+        if ckpt_path.is_file():
+            trainer.load_checkpoint(ckpt_path)
+        stored = (info.get("labelled_indices"), info.get("labelled_sha256"))
+        if stored != (None, None) and stored != (trainer.sup_index.tolist(), trainer.sup_sha256):
+            raise RunFolderError(
+                f"{config_path}: the run's labelled images are not the ones this dataset gives for "
+                f"its seed: the dataset file changed. Resume with the original data, or start a new run.")
+        changed = TrainConfig.from_dict(info["config"]).differences(config, operational=True)
+        print(f"Resuming at step {trainer.step}"
+              + (f"; changed: {', '.join(f'{k} {a} -> {b}' for k, (a, b) in changed.items())}"
+                 if changed else ""), flush=True)
     else:
         info = {"config": config.to_dict(), "total_steps": config.total_steps, "sessions": []}
-    session = {"command": command, "machine": _machine(),
-               "started": time.strftime("%Y-%m-%d %H:%M:%S"), "start_step": trainer.step}
+        changed = {}
+    session: dict[str, Any] = {
+        "command": command, "machine": _machine(), "op_determinism": trainer.op_determinism,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"), "start_step": trainer.step}
+    if changed:
+        session["changed_options"] = {k: {"run": a, "session": b} for k, (a, b) in changed.items()}
     info["sessions"].append(session)
+    info["labelled_sha256"] = trainer.sup_sha256
+    info["labelled_indices"] = trainer.sup_index.tolist()  # audit; a baseline can use the same images
     files.write_json(config_path, info)
+    if not ckpt_path.is_file():
+        trainer.save_checkpoint(ckpt_path)  # step 0: from now on --resume always works
     session_start = time.perf_counter()
 
     total, per_epoch = config.total_steps, config.epoch_steps
@@ -520,7 +685,7 @@ def run_training(
                       **trainer.evaluate(), "train_seconds": round(trainer.train_seconds, 2)}
             trainer.epoch_metrics = StepMetrics()
             trainer.history["epochs"].append(record)
-            save_sample_grid(trainer.generator, trainer.grid_latent,
+            save_sample_grid(trainer.saved_generator(), trainer.grid_latent,
                              out / "samples" / f"epoch_{record['epoch']:03d}.png")
             files.save_model(trainer.saved_classifier(), out / "classifier.keras")
             files.save_model(trainer.saved_generator(), out / "generator.keras")

@@ -37,6 +37,23 @@ def tiny_config(**overrides):
     return TrainConfig(**options)
 
 
+def write_corrupt_compressed_npz(path) -> None:
+    """A dataset-layout ``.npz`` whose compressed ``x_train`` member is not a valid deflate stream
+    (reading it raises ``zlib.error`` inside NumPy)."""
+    import zipfile
+
+    np.savez_compressed(path, x_train=np.zeros((60_000, 28, 28), np.uint8),
+                        y_train=np.zeros(60_000, np.uint8), x_test=np.zeros((10_000, 28, 28), np.uint8),
+                        y_test=np.zeros(10_000, np.uint8))
+    with zipfile.ZipFile(path) as z:
+        offset = z.getinfo("x_train.npy").header_offset
+    raw = bytearray(path.read_bytes())
+    name_len, extra_len = (int.from_bytes(raw[offset + i:offset + i + 2], "little") for i in (26, 28))
+    start = offset + 30 + name_len + extra_len
+    raw[start:start + 4] = b"\xff" * 4  # a deflate block of the reserved type 11
+    path.write_bytes(bytes(raw))
+
+
 def snapshot(variables) -> list[np.ndarray]:
     return [v.numpy() for v in variables]
 

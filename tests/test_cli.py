@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from conftest import write_corrupt_compressed_npz
+from sgan_helpers import checkpoints, data, files
 from sgan_helpers.cli import main
+from sgan_helpers.training import SGANTrainer
 
 
 def _run(argv, capsys):
@@ -20,6 +25,22 @@ def _run(argv, capsys):
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.strip().splitlines() if not line.startswith("warning: ")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def small_data(monkeypatch, small_mnist):
+    """The CLI trains on conftest's small slice (3,000 images): fast, and the same code path."""
+    monkeypatch.setattr(data, "load_dataset", lambda name="mnist": small_mnist)
+    return small_mnist
+
+
+TINY = ["--steps", "4", "--steps-per-epoch", "4", "--no-train-eval", "--quiet"]
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -42,11 +63,14 @@ def test_bad_arguments_exit_2(argv, match, capsys):
     (["train", "--labels", "15", "--steps", "2"], "multiple of the 10 classes"),
     (["train", "--labels", "-10", "--steps", "2"], "multiple of the 10 classes"),
     (["train", "--resume", "--steps", "2"], "--resume needs --out"),
+    (["train", "--batch-size", "70000"], "batch_size (70000) cannot exceed the 60,000 training images"),
+    (["train", "--labels", "60010", "--steps", "2"], "cannot exceed the 60,000 training images"),
 ])
 def test_bad_values_exit_1(argv, match, capsys, tmp_path):
     code, _, err = _run(argv + ["--out", str(tmp_path / "x")] if "--resume" not in argv else argv,
                         capsys)
-    assert code == 1 and match in err and err.startswith("error: ")
+    assert code == 1 and match in _one_error_line(err)
+    assert not (tmp_path / "x").exists()  # refused before anything was written or allocated
 
 
 def test_occupied_out_folder_is_left_alone(tmp_path, capsys):
@@ -54,10 +78,107 @@ def test_occupied_out_folder_is_left_alone(tmp_path, capsys):
     out.mkdir()
     (out / "classifier.keras").write_bytes(b"an earlier model")
     code, _, err = _run(["train", "--steps", "2", "--out", str(out)], capsys)
-    assert code == 1 and "not empty" in err and "--resume" in err
+    assert code == 1 and "not empty" in _one_error_line(err) and "new --out" in err
+    code, _, err = _run(["train", "--steps", "2", "--out", str(out), "--resume"], capsys)
+    assert code == 1 and "Nothing to resume" in _one_error_line(err) and "new --out" in err
     assert (out / "classifier.keras").read_bytes() == b"an earlier model"
     code, _, err = _run(["train", "--steps", "2", "--out", str(tmp_path / "none"), "--resume"], capsys)
-    assert code == 1 and "Nothing to resume" in err
+    assert code == 1 and "Nothing to resume" in err and "without --resume" in _one_error_line(err)
+
+
+def test_bad_out_folders(tmp_path, capsys, monkeypatch):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for argv in (["--out", str(a_file)], ["--out", str(a_file), "--resume"]):
+        code, _, err = _run(["train", "--steps", "2", *argv], capsys)
+        assert code == 1 and "is a file, not a folder" in _one_error_line(err)
+    code, _, err = _run(["train", "--steps", "2", "--out", str(a_file / "run")], capsys)
+    assert code == 1 and "cannot write in" in _one_error_line(err)
+    assert a_file.read_text() == "mine"
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    if os.geteuid() == 0:  # root writes anywhere: simulate the refusal a read-only folder gives
+        def denied(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        monkeypatch.setattr(files, "_create_temp", denied)
+    else:
+        locked.chmod(0o555)
+    try:
+        code, _, err = _run(["train", "--steps", "2", "--out", str(locked / "run")], capsys)
+    finally:
+        locked.chmod(0o755)
+    assert code == 1 and "Permission denied" in _one_error_line(err)
+
+
+def test_bad_data_files(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(folder))
+    monkeypatch.setattr(data, "_keras_download", lambda name: (_ for _ in ()).throw(OSError("offline")))
+    code, _, err = _run(["train", "--steps", "2", "--out", str(tmp_path / "a")], capsys)
+    assert code == 1 and err.startswith(f"warning: {data.DATA_DIR_ENV}={folder} holds no mnist.npz")
+    assert "downloading it failed" in _one_error_line(err)
+
+    write_corrupt_compressed_npz(folder / "mnist.npz")  # a bad deflate stream: zlib.error inside
+    code, _, err = _run(["train", "--steps", "2", "--out", str(tmp_path / "b")], capsys)
+    assert code == 1 and "corrupt or truncated" in _one_error_line(err)
+
+
+def test_every_interruption_leaves_a_way_forward(tmp_path, capsys, monkeypatch, small_data):
+    """Ctrl-C before the first periodic checkpoint, a full disk, a changed operational option,
+    a checkpoint that does not fit: each ends in one clear line saying what works next."""
+    out = tmp_path / "run"
+    argv = ["train", *TINY, "--out", str(out)]
+    real_step = SGANTrainer.train_step
+
+    def ctrl_c_at_step_1(self):
+        if self.step == 1:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(SGANTrainer, "train_step", ctrl_c_at_step_1)
+    code, _, err = _run([*argv, "--checkpoint-every", "100"], capsys)
+    assert code == 130 and f"--resume --out {out}" in err
+    monkeypatch.setattr(SGANTrainer, "train_step", real_step)
+    code, _, err = _run([*argv, "--checkpoint-every", "100"], capsys)  # a fresh start is refused ...
+    assert code == 1 and "holds a run" in _one_error_line(err) and "--resume" in err
+
+    real_savez = np.savez
+
+    def full_disk_at_step_2(f, **arrays):
+        if json.loads(str(arrays[checkpoints.META]))["step"] == 2:
+            f.write(b"PK")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_savez(f, **arrays)
+
+    monkeypatch.setattr(checkpoints.np, "savez", full_disk_at_step_2)
+    code, _, err = _run([*argv, "--resume", "--checkpoint-every", "1"], capsys)  # ... --resume works
+    line = _one_error_line(err)
+    assert code == 1 and "checkpoint.npz: No space left on device" in line and "--resume" in line
+    assert checkpoints.read(out / "checkpoint.npz")[1]["step"] == 1 and not files.stale_temps(out)
+    monkeypatch.setattr(checkpoints.np, "savez", real_savez)
+    code, stdout, _ = _run([*argv, "--resume", "--checkpoint-every", "1"], capsys)
+    assert code == 0 and "after 4 steps" in stdout
+    sessions = json.loads((out / "config.json").read_text())["sessions"]
+    assert [s["start_step"] for s in sessions] == [0, 0, 1]  # step-0 checkpoint, then step 1
+    assert sessions[1]["changed_options"] == sessions[2]["changed_options"] == {
+        "checkpoint_every": {"run": 100, "session": 1}}
+
+    arrays = dict(np.load(out / "checkpoint.npz"))
+    arrays["disc/conv_9/kernel"] = arrays.pop("disc/conv_3/kernel")
+    np.savez(out / "checkpoint.npz", **arrays)
+    code, _, err = _run([*argv, "--resume", "--checkpoint-every", "100"], capsys)
+    assert code == 1 and "lacks 'disc/conv_3/kernel'" in _one_error_line(err)
+
+
+def test_interrupted_before_anything_was_saved(tmp_path, capsys, monkeypatch):
+    def ctrl_c(self, config, data=None):
+        raise KeyboardInterrupt  # e.g. while the data loads
+
+    monkeypatch.setattr(SGANTrainer, "__init__", ctrl_c)
+    code, _, err = _run(["train", "--steps", "2", "--out", str(tmp_path / "run")], capsys)
+    assert code == 130 and "without --resume" in err
 
 
 def test_evaluate_bad_files(tmp_path, capsys):
@@ -69,19 +190,20 @@ def test_evaluate_bad_files(tmp_path, capsys):
     assert code == 1 and "not a Keras 3 model" in err
 
 
-def test_train_then_evaluate_round_trip(tmp_path, capsys):
+def test_train_then_evaluate_round_trip(tmp_path, capsys, small_data):
+    """bfloat16 without --ema: history, the headline and the saved file give the same accuracy."""
     out = tmp_path / "run"
-    code, stdout, _ = _run(["train", "--steps", "4", "--steps-per-epoch", "4", "--out", str(out),
-                            "--no-train-eval", "--quiet"], capsys)
-    assert code == 0 and "Test accuracy" in stdout
+    code, stdout, _ = _run(["train", *TINY, "--precision", "mixed_bfloat16", "--out", str(out)], capsys)
+    assert code == 0
     info = json.loads((out / "config.json").read_text())
     assert info["sessions"][0]["command"].startswith("python -m sgan_helpers train --steps 4")
     test_acc = json.loads((out / "history.json").read_text())["epochs"][-1]["test_acc"]
+    assert f"Test accuracy {100 * test_acc:.2f}% with 100 labels after 4 steps" in stdout
 
     code, stdout, _ = _run(["evaluate", str(out / "classifier.keras")], capsys)
     assert code == 0
     lines = dict(line.split(": ") for line in stdout.strip().splitlines())
-    assert float(lines["Test Accuracy"].rstrip("%")) == pytest.approx(100 * test_acc, abs=0.01)
+    assert lines["Test Accuracy"] == f"{100 * test_acc:.3f}%"
     assert 0 <= float(lines["Train Accuracy"].rstrip("%")) <= 100
 
     code, _, err = _run(["evaluate", str(out / "generator.keras")], capsys)
@@ -89,8 +211,8 @@ def test_train_then_evaluate_round_trip(tmp_path, capsys):
 
     # resume of a finished run: nothing left to do, nothing changes
     before = (out / "classifier.keras").read_bytes()
-    code, _, _ = _run(["train", "--steps", "4", "--steps-per-epoch", "4", "--out", str(out),
-                       "--no-train-eval", "--quiet", "--resume"], capsys)
+    code, _, _ = _run(["train", *TINY, "--precision", "mixed_bfloat16", "--out", str(out), "--resume"],
+                      capsys)
     assert code == 0 and (out / "classifier.keras").read_bytes() == before
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import write_corrupt_compressed_npz
 from sgan_helpers import data
 
 
@@ -48,6 +49,20 @@ def test_offline_without_file_names_variable_and_file(tmp_path, monkeypatch):
     assert data.DATA_DIR_ENV in message and "mnist.npz" in message and str(tmp_path) in message
 
 
+def test_data_dir_without_the_file_says_so(tmp_path, monkeypatch, capsys):
+    """The user set SGAN_DATA_DIR for a reason: falling back to Keras's cache must not be silent."""
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
+    arrays = _valid_arrays(10, 10)
+    monkeypatch.setattr(data, "_keras_download",
+                        lambda name: ((arrays["x_train"], arrays["y_train"]), (arrays["x_test"], None)))
+    data.load_dataset("mnist")
+    err = capsys.readouterr().err
+    assert err.startswith("warning: ") and f"{data.DATA_DIR_ENV}={tmp_path} holds no mnist.npz" in err
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "typo"))
+    data.load_dataset("mnist")
+    assert "is not a folder" in capsys.readouterr().err
+
+
 def test_offline_with_variable_unset(monkeypatch):
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     monkeypatch.setattr(data, "_keras_download", lambda name: (_ for _ in ()).throw(OSError("offline")))
@@ -69,6 +84,15 @@ def test_file_in_data_dir_wins(tmp_path, monkeypatch):
 def test_corrupt_file(tmp_path, content):
     path = tmp_path / "mnist.npz"
     path.write_bytes(content)
+    with pytest.raises(data.DatasetFileError, match="corrupt or truncated") as err:
+        data.read_npz(path)
+    assert str(path) in str(err.value)
+
+
+def test_corrupt_compressed_member(tmp_path):
+    """A bad deflate stream inside the zip raises zlib.error, which must become the clear error."""
+    path = tmp_path / "mnist.npz"
+    write_corrupt_compressed_npz(path)
     with pytest.raises(data.DatasetFileError, match="corrupt or truncated") as err:
         data.read_npz(path)
     assert str(path) in str(err.value)
@@ -153,6 +177,14 @@ def test_select_supervised_balanced_without_replacement(mnist):
     assert np.array_equal(x, x2) and np.array_equal(y, y2)
     x3, _ = data.select_supervised(x_train, y_train, 100, np.random.default_rng(1))
     assert not np.array_equal(x, x3)
+
+
+def test_select_supervised_indices_are_the_selected_images(mnist):
+    (x_train, y_train), _ = mnist
+    index = data.select_supervised_indices(y_train, 100, np.random.default_rng(0))
+    x, y = data.select_supervised(x_train, y_train, 100, np.random.default_rng(0))
+    assert index.shape == (100,) and len(set(index.tolist())) == 100
+    assert np.array_equal(x_train[index], x) and np.array_equal(y_train[index], y)
 
 
 @pytest.mark.parametrize("n, match", [

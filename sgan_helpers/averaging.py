@@ -1,0 +1,60 @@
+"""Weight averaging: an exponential moving average (Polyak average) of a model's weights.
+
+The average lives in a second, float32 copy of the model that is never trained. After
+every training step :meth:`WeightAverage.update` moves each averaged weight a little
+towards the current one:
+
+    avg <- d * avg + (1 - d) * w,    d = min(decay, (1 + n) / (10 + n))
+
+where ``n`` counts the updates so far: early on ``d`` is small, so the average forgets the
+random initial weights quickly. Training itself is unchanged; the average only reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from .checkpoints import model_variables
+
+
+class WeightAverage:
+    """Keeps ``average`` (a float32 model of ``source``'s architecture) at the average of ``source``."""
+
+    def __init__(self, source: keras.Model, average: keras.Model, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay must be between 0 and 1 (e.g. 0.999), got {decay}.")
+        self.decay = decay
+        self.model = average
+        src, avg = _trainable(source), _trainable(average)
+        if set(src) != set(avg):
+            raise ValueError(f"{average.name!r} is not a copy of {source.name!r}: "
+                             f"weights {sorted(set(src) ^ set(avg))[:3]} differ.")
+        key_of = {id(v): k for k, v in src.items()}
+        self.pairs = [(avg[key_of[id(v)]], v) for v in source.trainable_variables]
+        for shadow, v in self.pairs:  # the average starts at the current weights
+            shadow.assign(keras.ops.cast(v, "float32"))
+        self.updates = keras.Variable(0.0, trainable=False, dtype="float32", name="updates")
+
+    def update(self) -> None:
+        """One step of the average (called inside the compiled training step)."""
+        self.updates.assign_add(1.0)
+        n = self.updates
+        decay = keras.ops.minimum(self.decay, (1.0 + n) / (10.0 + n))
+        for shadow, v in self.pairs:
+            shadow.assign(decay * shadow + (1.0 - decay) * keras.ops.cast(v, "float32"))
+
+    @property
+    def averaged_variables(self) -> list[Any]:
+        """The averaged weights, in the same order as ``source.trainable_variables``."""
+        return [shadow for shadow, _ in self.pairs]
+
+    def variables(self) -> dict[str, Any]:
+        """Everything to checkpoint: the update count and the averaged model's variables."""
+        return {"updates": self.updates, **model_variables(self.model)}
+
+
+def _trainable(model: keras.Model) -> dict[str, Any]:
+    trainable = {id(v) for v in model.trainable_variables}
+    return {k: v for k, v in model_variables(model).items() if id(v) in trainable}

@@ -1,0 +1,174 @@
+"""Interruption at any moment: --resume (or a fresh start) always works and ends bit for bit
+where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import tiny_config
+from sgan_helpers import files
+from sgan_helpers.training import RunFolderError, SGANTrainer, check_run_folder, run_training
+
+
+def _state(trainer: SGANTrainer) -> dict[str, np.ndarray]:
+    return {k: v.numpy() for k, v in trainer.checkpoint_variables().items()}
+
+
+def _assert_same_state(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def _strip(history: dict) -> dict:
+    return {"steps": history["steps"],
+            "epochs": [{k: v for k, v in r.items() if k != "train_seconds"} for r in history["epochs"]]}
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory, small_mnist):
+    """An uninterrupted tiny run (6 steps, epochs of 3, checkpoints every 2): state and history."""
+    trainer = run_training(tiny_config(), tmp_path_factory.mktemp("straight"), progress=False,
+                           data=small_mnist)
+    return _state(trainer), _strip(trainer.history)
+
+
+def _dies_when(monkeypatch, step: int) -> None:
+    real_step = SGANTrainer.train_step
+
+    def train_step(self):
+        if self.step == step:
+            raise KeyboardInterrupt  # Ctrl-C after `step` steps
+        return real_step(self)
+
+    monkeypatch.setattr(SGANTrainer, "train_step", train_step)
+
+
+@pytest.mark.parametrize("schedule", ["tutorial", "combined"])
+@pytest.mark.parametrize("generator_loss", ["bce", "feature_matching"])
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_kill_between_checkpoints_resumes_bit_exact(tmp_path, small_mnist, schedule, generator_loss,
+                                                    precision):
+    """Checkpoint at step 2, killed at step 3: a fresh trainer repeats step 3 and ends where
+    the uninterrupted one (which went on from step 2 in memory) ends."""
+    config = tiny_config(steps=5, schedule=schedule, generator_loss=generator_loss, precision=precision)
+    path = tmp_path / "checkpoint.npz"
+    straight = SGANTrainer(config, data=small_mnist)
+    for _ in range(2):
+        straight.train_step()
+    straight.save_checkpoint(path)
+    losses = [straight.train_step() for _ in range(3)]  # steps 3 (lost to the kill), 4, 5
+
+    resumed = SGANTrainer(config, data=small_mnist)
+    resumed.load_checkpoint(path)
+    assert resumed.step == 2
+    assert [resumed.train_step() for _ in range(3)] == losses
+    _assert_same_state(_state(straight), _state(resumed))
+
+
+def test_ctrl_c_between_checkpoints(tmp_path, small_mnist, monkeypatch, straight):
+    out = tmp_path / "run"
+    _dies_when(monkeypatch, 5)  # checkpoints at 0, 2, 3 (epoch), 4: step 5 is lost
+    with pytest.raises(KeyboardInterrupt):
+        run_training(tiny_config(), out, progress=False, data=small_mnist)
+    monkeypatch.undo()
+    resumed = run_training(tiny_config(), out, resume=True, progress=False, data=small_mnist)
+    assert resumed.step == 6
+    _assert_same_state(straight[0], _state(resumed))
+    assert _strip(resumed.history) == straight[1]
+    sessions = json.loads((out / "config.json").read_text())["sessions"]
+    assert [s["start_step"] for s in sessions] == [0, 4]
+
+
+def test_ctrl_c_before_the_first_checkpoint(tmp_path, small_mnist, monkeypatch, straight):
+    """Stopped at step 1 of 6 with checkpoints every 100: --resume works (from step 0), a fresh
+    run is refused with a message naming --resume, and the end is bit for bit the same."""
+    out = tmp_path / "run"
+    config = tiny_config(checkpoint_every=100)
+    _dies_when(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(config, out, progress=False, data=small_mnist)
+    monkeypatch.undo()
+    with pytest.raises(RunFolderError, match="--resume"):
+        check_run_folder(config, out, resume=False)
+    resumed = run_training(config, out, resume=True, progress=False, data=small_mnist)
+    assert resumed.step == 6
+    # checkpoint_every changes nothing computed: the same end as the straight run's
+    _assert_same_state(straight[0], _state(resumed))
+    assert _strip(resumed.history) == straight[1]
+
+
+def test_killed_right_after_config_json(tmp_path, small_mnist, monkeypatch):
+    """The one moment before the step-0 checkpoint exists: config.json alone still resumes."""
+    out = tmp_path / "run"
+    config = tiny_config(steps=2, steps_per_epoch=2)
+
+    def dies(self, path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SGANTrainer, "save_checkpoint", dies)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(config, out, progress=False, data=small_mnist)
+    monkeypatch.undo()
+    assert sorted(p.name for p in out.iterdir()) == ["config.json"]
+    with pytest.raises(RunFolderError, match="--resume"):
+        check_run_folder(config, out, resume=False)
+    assert run_training(config, out, resume=True, progress=False, data=small_mnist).step == 2
+
+
+def test_interrupted_before_anything_was_written(tmp_path):
+    """An empty folder, or one holding only a stale temp file: a fresh start works, --resume says so."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".config.json.1a2b3c4d.tmp").write_text("{")
+    with pytest.raises(RunFolderError, match="without --resume"):
+        check_run_folder(tiny_config(), out, resume=True)
+    assert check_run_folder(tiny_config(), out, resume=False) is None
+
+
+CHILD = """
+import json, os, signal, sys
+import numpy as np
+from sgan_helpers import checkpoints, data
+from sgan_helpers.training import TrainConfig, run_training
+
+out, config = sys.argv[1], TrainConfig(**json.loads(sys.argv[2]))
+(x, y), (xt, yt) = data.load_dataset("mnist")
+small = ((x[:3000], y[:3000]), (xt[:1000], yt[:1000]))  # = conftest's small_mnist
+real_savez = np.savez
+
+def savez(f, **arrays):
+    if json.loads(str(arrays[checkpoints.META]))["step"] == 4:  # mid-write of the step-4 checkpoint
+        f.write(b"PK" + bytes(1_000_000))
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_savez(f, **arrays)
+
+checkpoints.np.savez = savez
+run_training(config, out, progress=False, data=small)
+"""
+
+
+def test_sigkill_mid_checkpoint_in_a_real_process(tmp_path, small_mnist, straight):
+    """kill -9 while the step-4 checkpoint is half written: the temp file is cleaned on resume,
+    and the run repeats step 4 to end bit for bit where the uninterrupted one ends."""
+    out = tmp_path / "run"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    child = subprocess.run([sys.executable, "-c", CHILD, str(out), json.dumps(tiny_config().to_dict())],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    assert [p.name.startswith(".checkpoint.npz.") for p in files.stale_temps(out)] == [True]
+    resumed = run_training(tiny_config(), out, resume=True, progress=False, data=small_mnist)
+    assert files.stale_temps(out) == []
+    assert resumed.step == 6
+    _assert_same_state(straight[0], _state(resumed))
+    assert _strip(resumed.history) == straight[1]
+    sessions = json.loads((out / "config.json").read_text())["sessions"]
+    assert [s["start_step"] for s in sessions] == [0, 3]
