@@ -1,13 +1,24 @@
 """Training speed, side by side, in one run on one machine.
 
-    python benchmarks/speed.py [--steps 60] [--warmup 5] [--history pretrained/mnist_100labels/history.json]
+    python benchmarks/speed.py [--steps 30] [--isa avx2] [--only NAME ...] [--repeat 1]
 
-Each variant runs in its own process (so its peak memory is its own): the 2019
-tutorial-style loop (compiled Keras models + ``train_on_batch``, made correct on
-Keras 3) and this project's trainer in several settings. Printed: steps/s, the
-ratio to the tutorial-style loop, the share of the machine's arithmetic limit
-(FLOPs per step / measured matmul peak), peak RSS, and the time the shipped run
-took to reach 95 % test accuracy. Results also go to benchmarks/results/*.json.
+Each variant runs in its own process (its peak memory and page faults are its own):
+
+* the anchor: **the 2019 tutorial's loop on Keras 2** (``tf_keras``), run by
+  ``.venv-keras2/bin/python benchmarks/keras2_tutorial.py`` (``make keras2-venv``
+  builds that environment; without it the anchor is skipped and ratios are to the
+  Keras 3 tutorial-style loop);
+* the same loop on Keras 3 (compiled models + ``train_on_batch``, made correct);
+* this project's trainer in each (precision, XLA) setting, the **default** (``auto``,
+  resolved by :mod:`sgan_helpers.speed` for this machine), and the default with
+  another memory allocator (jemalloc, tcmalloc) where one is installed.
+
+Printed: steps/s, ratio to the anchor, share of the arithmetic limit (FLOPs per step
+/ measured matmul peak), peak RSS and minor page faults per step. ``--isa avx2``
+caps oneDNN (``ONEDNN_MAX_CPU_ISA``) and XLA (``--xla_cpu_max_isa``) at AVX2, to
+imitate an AVX2-only CPU on an AVX-512 machine (check it against a real one before
+trusting it; README says how well it did). Results go to benchmarks/results/*.json
+with the command that made them.
 """
 
 from __future__ import annotations
@@ -25,17 +36,27 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
+KERAS2_PYTHON = ROOT / ".venv-keras2" / "bin" / "python"
+ALLOCATORS = {"jemalloc": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+              "tcmalloc": "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"}
 
-BASELINE = "tutorial-style train_on_batch"
+ANCHOR = "Keras 2: the tutorial's code (tf_keras)"
+KERAS3 = "Keras 3: tutorial-style train_on_batch"
+DEFAULT = "trainer, default (auto)"
 VARIANTS = {
-    BASELINE: {"kind": "tutorial"},
-    "tutorial-style, G.predict": {"kind": "tutorial", "use_predict": True},
-    "trainer (default: float32)": {"kind": "trainer"},
-    "trainer + XLA jit_compile": {"kind": "trainer", "jit_compile": True},
-    "trainer, combined D update": {"kind": "trainer", "schedule": "combined"},
-    "trainer, mixed_bfloat16": {"kind": "trainer", "precision": "mixed_bfloat16"},
-    "trainer, combined, bfloat16": {"kind": "trainer", "schedule": "combined",
-                                    "precision": "mixed_bfloat16"},
+    ANCHOR: {"kind": "keras2"},
+    KERAS3: {"kind": "tutorial"},
+    "Keras 3: tutorial-style, G.predict": {"kind": "tutorial", "use_predict": True},
+    "trainer, float32": {"kind": "trainer", "precision": "float32", "jit_compile": False},
+    "trainer, float32 + XLA": {"kind": "trainer", "precision": "float32", "jit_compile": True},
+    "trainer, bfloat16": {"kind": "trainer", "precision": "mixed_bfloat16", "jit_compile": False,
+                          "needs": "bf16"},
+    "trainer, bfloat16 + XLA": {"kind": "trainer", "precision": "mixed_bfloat16", "jit_compile": True,
+                                "needs": "bf16"},
+    DEFAULT: {"kind": "trainer"},
+    "trainer, default, combined D update": {"kind": "trainer", "schedule": "combined"},
+    "trainer, default + jemalloc": {"kind": "trainer", "preload": "jemalloc"},
+    "trainer, default + tcmalloc": {"kind": "trainer", "preload": "tcmalloc"},
 }
 
 
@@ -56,11 +77,11 @@ def flops_per_step(batch: int = 100) -> float:
             + 3 * (g + d) * batch)  # G update through D
 
 
-def _child_matmul() -> dict:
+def _child_matmul(with_bf16: bool) -> dict:
     import tensorflow as tf
 
     out = {}
-    for dtype in ("float32", "bfloat16"):
+    for dtype in ("float32", "bfloat16") if with_bf16 else ("float32",):
         a = tf.cast(tf.random.normal((2048, 2048)), dtype)
         f = tf.function(lambda x: tf.matmul(x, x))
         f(a).numpy()
@@ -80,6 +101,7 @@ def _child_variant(spec: dict, steps: int, warmup: int) -> dict:
 
     from sgan_helpers import data
 
+    chosen = None
     if spec["kind"] == "tutorial":
         import keras
 
@@ -93,27 +115,43 @@ def _child_variant(spec: dict, steps: int, warmup: int) -> dict:
                                    use_predict=spec.get("use_predict", False))
         step = runner.step
     else:
+        from sgan_helpers import speed
         from sgan_helpers.training import SGANTrainer, TrainConfig
 
-        options = {k: v for k, v in spec.items() if k != "kind"}
-        trainer = SGANTrainer(TrainConfig(**options))
+        options = {k: v for k, v in spec.items() if k not in ("kind", "needs", "preload")}
+        choice = speed.resolve(options.pop("precision", "auto"), options.pop("jit_compile", "auto"))
+        chosen = choice.describe()
+        trainer = SGANTrainer(TrainConfig(precision=choice.precision, jit_compile=choice.jit_compile,
+                                          **options))
         step = trainer.train_step
     for _ in range(warmup):
         step()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start = time.perf_counter()
     for _ in range(steps):
         step()
     seconds = time.perf_counter() - start
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    return {"steps_per_s": steps / seconds, "peak_rss_mb": peak_rss_mb}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"steps_per_s": steps / seconds, "peak_rss_mb": usage.ru_maxrss / 1024,  # Linux: KiB
+            "minor_faults_per_step": (usage.ru_minflt - faults) / steps, "chosen": chosen}
 
 
-def _spawn(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                          cwd=ROOT, env=os.environ)
+def _spawn(args: list[str], env: dict, python: str = sys.executable,
+           script: Path = Path(__file__)) -> dict:
+    proc = subprocess.run([python, str(script), *args], capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode:
         raise SystemExit(f"benchmark child {args} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _run_variant(spec: dict, args, env: dict) -> dict:
+    timing = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
+    if spec["kind"] == "keras2":
+        return _spawn(timing, env, str(KERAS2_PYTHON), ROOT / "benchmarks" / "keras2_tutorial.py")
+    child_env = dict(env)
+    if spec.get("preload"):
+        child_env["LD_PRELOAD"] = ALLOCATORS[spec["preload"]]
+    return _spawn(["--child", json.dumps(spec), *timing], child_env)
 
 
 def time_to_accuracy(history_path: Path, target: float = 0.95) -> dict | None:
@@ -132,58 +170,104 @@ def time_to_accuracy(history_path: Path, target: float = 0.95) -> dict | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=60, help="timed steps per variant")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (tracing)")
+    parser.add_argument("--isa", choices=["avx2"], help="cap oneDNN and XLA at this instruction set")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the whole list this many times (interleaved); report the median")
     parser.add_argument("--history", type=Path, default=ROOT / "pretrained/mnist_100labels/history.json")
     parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child == "matmul":
-        print(json.dumps(_child_matmul()))
+        print(json.dumps(_child_matmul(with_bf16=bool(args.isa is None and _hardware().flags
+                                                        & {"avx512_bf16", "amx_bf16"}))))
         return
     if args.child:
         print(json.dumps(_child_variant(json.loads(args.child), args.steps, args.warmup)))
         return
 
+    env = dict(os.environ)
+    if args.isa:
+        env.update(ONEDNN_MAX_CPU_ISA="AVX2",
+                   XLA_FLAGS=(env.get("XLA_FLAGS", "") + " --xla_cpu_max_isa=AVX2").strip())
+        os.environ.update(env)  # so this process resolves "auto" as the children will
     if not os.environ.get("SGAN_DATA_DIR"):
         print("note: SGAN_DATA_DIR is not set; MNIST comes from Keras's cache or download")
+    hw = _hardware()
+    from sgan_helpers import speed
+
+    default = speed.resolve()
     flops = flops_per_step()
-    peak = _spawn(["--child", "matmul"])
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"matmul peak {peak['float32']:.0f} GFLOPS float32, {peak['bfloat16']:.0f} bfloat16")
-    limit = peak["float32"] * 1e9 / flops
-    print(f"one step = {flops / 1e9:.1f} GFLOP -> float32 limit {limit:.2f} steps/s\n")
+    peak = _spawn(["--child", "matmul"] + (["--isa", args.isa] if args.isa else []), env)
+    print(f"machine: {hw.cpu}, {os.cpu_count()} cores; CPU class {hw.cpu_class}"
+          f"{' (capped with --isa ' + args.isa + ')' if args.isa else ''}")
+    print(f"matmul peak {peak['float32']:.0f} GFLOPS float32"
+          + (f", {peak['bfloat16']:.0f} bfloat16" if "bfloat16" in peak else ""))
+    print(f"one step = {flops / 1e9:.1f} GFLOP -> float32 limit {peak['float32'] * 1e9 / flops:.2f} steps/s")
+    print(f"default (auto): {default.describe()}\n")
+
+    names = []
+    for name, spec in VARIANTS.items():
+        if args.only and name not in args.only:
+            continue
+        if spec.get("needs") == "bf16" and "bfloat16" not in peak:
+            print(f"  skipped {name}: this CPU has no bfloat16 units (it would be emulated, slower)")
+        elif spec["kind"] == "keras2" and not KERAS2_PYTHON.exists():
+            print(f"  skipped {name}: no {KERAS2_PYTHON.relative_to(ROOT)} (run `make keras2-venv`)")
+        elif spec.get("preload") and not Path(ALLOCATORS[spec["preload"]]).exists():
+            print(f"  skipped {name}: {ALLOCATORS[spec['preload']]} is not installed")
+        else:
+            names.append(name)
+    runs: dict[str, list[dict]] = {n: [] for n in names}
+    for round_ in range(args.repeat):
+        for name in names if round_ % 2 == 0 else reversed(names):
+            runs[name].append(_run_variant(VARIANTS[name], args, env))
+            print(f"  measured {name}: {runs[name][-1]['steps_per_s']:.2f} steps/s", flush=True)
     results = {}
-    names = [n for n in VARIANTS if not args.only or n in args.only]
-    for name in names:
-        results[name] = _spawn(["--child", json.dumps(VARIANTS[name]), "--steps", str(args.steps),
-                                "--warmup", str(args.warmup)])
-        print(f"  measured {name}: {results[name]['steps_per_s']:.2f} steps/s", flush=True)
-    base = results.get(BASELINE, {}).get("steps_per_s")
-    print(f"\n{'variant':<34} {'steps/s':>8} {'vs tutorial':>12} {'of limit':>9} {'peak RSS':>10}")
+    for name, rs in runs.items():
+        rs = sorted(rs, key=lambda r: r["steps_per_s"])
+        results[name] = {**rs[len(rs) // 2], "all_steps_per_s": [r["steps_per_s"] for r in rs]}
+
+    base_name = ANCHOR if ANCHOR in results else KERAS3
+    base = results.get(base_name, {}).get("steps_per_s")
+    print(f"\n{'variant':<40} {'steps/s':>8} {'vs Keras 2':>11} {'of limit':>9} {'peak RSS':>9} "
+          f"{'faults/step':>12}")
     for name, r in results.items():
-        limit_dtype = "bfloat16" if "bfloat16" in name else "float32"
-        share = r["steps_per_s"] * flops / (peak[limit_dtype] * 1e9)
-        ratio = f"{r['steps_per_s'] / base:.2f}x" if base else "-"
-        print(f"{name:<34} {r['steps_per_s']:>8.2f} {ratio:>12} {share:>8.0%} "
-              f"{r['peak_rss_mb']:>7.0f} MB")
+        bf16 = VARIANTS[name].get("precision") == "mixed_bfloat16" or (
+            VARIANTS[name]["kind"] == "trainer" and "precision" not in VARIANTS[name]
+            and default.precision == "mixed_bfloat16")
+        limit = peak["bfloat16" if bf16 and "bfloat16" in peak else "float32"]
+        r["share_of_limit"] = r["steps_per_s"] * flops / (limit * 1e9)
+        r["vs_anchor"] = r["steps_per_s"] / base if base else None
+        ratio = f"{r['vs_anchor']:.2f}x" if base else "-"
+        print(f"{name:<40} {r['steps_per_s']:>8.2f} {ratio:>11} {r['share_of_limit']:>8.0%} "
+              f"{r['peak_rss_mb']:>6.0f} MB {r.get('minor_faults_per_step', 0):>12.0f}")
+    print(f"(ratios to: {base_name}; 'of limit' counts bfloat16 variants against the bfloat16 peak)")
     tta = time_to_accuracy(args.history)
     if tta and tta["step"]:
         print(f"\ntime to 95% test accuracy ({tta['accuracy']} of {tta['history']}, evaluated every "
               f"{tta['evaluated_every']} steps): step {tta['step']}, "
-              f"{tta['train_seconds'] / 60:.1f} min of training")
-    elif tta:
-        print("\nthe run in --history never reached 95% test accuracy")
-    record = {"command": "python " + shlex.join(sys.argv), "machine": {
-        "processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-        "platform": platform.platform()}, "date": time.strftime("%Y-%m-%d %H:%M"),
-        "steps": args.steps, "warmup": args.warmup, "gflop_per_step": flops / 1e9,
-        "matmul_gflops": peak, "variants": results, "time_to_95": tta}
-    out = ROOT / "benchmarks" / "results" / f"speed-{time.strftime('%Y%m%d-%H%M')}.json"
+              f"{tta['train_seconds'] / 60:.1f} min of training (on the machine that trained it)")
+    record = {"command": "python " + shlex.join(sys.argv),
+              "machine": {"cpu": hw.cpu, "cpu_class": hw.cpu_class, "flags": sorted(hw.flags),
+                          "isa_cap": args.isa, "cores": os.cpu_count(), "platform": platform.platform()},
+              "date": time.strftime("%Y-%m-%d %H:%M"), "steps": args.steps, "warmup": args.warmup,
+              "repeat": args.repeat, "gflop_per_step": flops / 1e9, "matmul_gflops": peak,
+              "default": default.to_dict(), "baseline": base_name, "variants": results,
+              "time_to_95": tta}
+    stamp = time.strftime("%Y%m%d-%H%M") + (f"-{args.isa}" if args.isa else "")
+    out = ROOT / "benchmarks" / "results" / f"speed-{stamp}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"\nsaved {out.relative_to(ROOT)}")
+
+
+def _hardware():
+    from sgan_helpers import speed
+
+    return speed.detect_hardware()
 
 
 if __name__ == "__main__":

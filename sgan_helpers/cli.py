@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m sgan_helpers",
         description="Train and evaluate the semi-supervised GAN of the SGAN notebooks.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,calibrate}")
 
     train = sub.add_parser(
         "train", help="train an SGAN (defaults: the 2019 tutorial's schedule)",
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--epochs", type=_positive_int,
                         help="epochs of --steps-per-epoch steps (default 20)")
     length.add_argument("--steps", type=_positive_int, help="total training steps (instead of --epochs)")
+    length.add_argument("--minutes", type=_minutes, metavar="M",
+                        help="train for about M minutes: the step count is chosen from the step rate "
+                             "measured on this machine after 25 steps, and recorded in config.json")
     train.add_argument("--labels", type=_int, default=100,
                        help="labelled examples, the same number per class (default 100)")
     train.add_argument("--seed", type=_int, default=1, help="random seed (default 1)")
@@ -84,10 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps-per-epoch", type=_positive_int,
                        help="steps between evaluations and saved models (default: 60000 / batch = 600)")
     train.add_argument("--batch-size", type=_positive_int, default=100)
-    train.add_argument("--precision", choices=["float32", "mixed_bfloat16"], default="float32",
-                       help="mixed_bfloat16 is faster on CPUs with bfloat16 units (see benchmarks/)")
-    train.add_argument("--jit", action="store_true",
-                       help="compile the step with XLA (faster on some CPUs; see benchmarks/)")
+    train.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto",
+                       help="auto (default): mixed_bfloat16 where the CPU or GPU has bfloat16 units, "
+                            "else float32 (see README, Training speed)")
+    train.add_argument("--jit", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
+                       help="compile the step with XLA. auto (default): on for AVX2-only CPUs and GPUs, "
+                            "off for AVX-512 CPUs, or what `calibrate` measured here")
     train.add_argument("--no-train-eval", action="store_true",
                        help="skip the per-epoch accuracy on all 60,000 training labels "
                             "(the tutorial's figure)")
@@ -98,7 +103,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="print train and test accuracy of a saved classifier")
     evaluate.add_argument("model", type=Path, help="a classifier .keras file, e.g. runs/…/classifier.keras")
     evaluate.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
+
+    calibrate = sub.add_parser(
+        "calibrate", help="time each precision/XLA setting on this machine; `auto` then uses the fastest",
+        description="Time a few training steps in each setting (about 1-3 minutes) and store the "
+                    "fastest in your cache folder ($SGAN_CACHE_DIR or ~/.cache/sgan_helpers); "
+                    "--precision auto and --jit auto then use it on this machine.")
+    calibrate.add_argument("--steps", type=_positive_int, default=12, help="timed steps per setting")
     return parser
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes such as 8, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value:g}")
+    return value
 
 
 def _train(args: argparse.Namespace, command: str) -> int:
@@ -109,7 +131,8 @@ def _train(args: argparse.Namespace, command: str) -> int:
         epochs=args.epochs if args.epochs is not None else 20, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         schedule=args.schedule, generator_loss=args.generator_loss, precision=args.precision,
-        jit_compile=args.jit, ema_decay=args.ema,
+        jit_compile={"on": True, "off": False}.get(args.jit, args.jit), ema_decay=args.ema,
+        minutes=args.minutes,
         eval_train=not args.no_train_eval,
         checkpoint_every=args.checkpoint_every,
     )
@@ -129,6 +152,20 @@ def _train(args: argparse.Namespace, command: str) -> int:
           f"Test accuracy{which} {100 * last[trainer.headline_acc_key]:.2f}% with {config.n_labels} labels "
           f"after {trainer.step} steps. "
           f"Classifier: {out / 'classifier.keras'}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from . import speed
+
+    hw = speed.detect_hardware()
+    print(f"{hw.cpu}: CPU class {hw.cpu_class}" + (f"; GPUs: {', '.join(hw.gpus)}" if hw.gpus else ""))
+    print(f"the rule alone would choose: {speed.rule(hw).describe()}")
+    print(f"timing {args.steps} steps in each of {len(speed.candidates(hw))} settings ...", flush=True)
+    choice, rates = speed.calibrate(lambda p, j: speed.time_training_steps(p, j, steps=args.steps), hw=hw)
+    for name, rate in rates.items():
+        print(f"  {name:<22} {rate:.2f} steps/s")
+    print(f"auto now chooses: {choice.describe()}")
     return 0
 
 
@@ -161,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args, command)
+        if args.command == "calibrate":
+            return _calibrate(args)
         return _evaluate(args)
     except (RunFolderError, DatasetUnavailableError, DatasetFileError, ModelFileError,
             ValueError) as err:

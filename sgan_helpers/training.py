@@ -32,14 +32,14 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from . import checkpoints, files
+from . import checkpoints, files, speed
 from . import data as data_mod
 from .activation import real_fake_logit
 from .averaging import WeightAverage
@@ -56,7 +56,10 @@ import tensorflow as tf  # noqa: E402  (after the backend check, on purpose)
 
 SCHEDULES = ("tutorial", "combined")
 GENERATOR_LOSSES = ("bce", "feature_matching")
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = speed.PRECISIONS
+AUTO = speed.AUTO
+PROBE_STEPS = (5, 20)
+"""A ``minutes`` run skips 5 steps (tracing, compiling), times the next 20, then fixes its step count."""
 CHECKPOINT = "checkpoint.npz"
 CONFIG = "config.json"
 OPERATIONAL_FIELDS = ("jit_compile", "checkpoint_every", "eval_train", "log_every")
@@ -84,8 +87,10 @@ class TrainConfig:
     beta_1: float = BETA_1
     schedule: str = "tutorial"
     generator_loss: str = "bce"  # "feature_matching": Salimans et al. (2016), section 3.1
-    jit_compile: bool = False
-    precision: str = "float32"  # "mixed_bfloat16": faster on CPUs with AVX512-BF16/AMX
+    # "auto": the fastest for this machine (sgan_helpers.speed); or True/False, "float32"/"mixed_bfloat16"
+    jit_compile: bool | str = AUTO
+    precision: str = AUTO
+    minutes: float | None = None  # size the run by time: steps chosen from the measured step rate
     ema_decay: float | None = None  # e.g. 0.999: also keep an averaged classifier (and save it)
     eval_train: bool = True  # the tutorial's 60,000-label accuracy: for comparison only
     checkpoint_every: int = 100
@@ -102,8 +107,9 @@ class TrainConfig:
         if self.n_labels > info.n_train:
             raise ValueError(f"n_labels ({self.n_labels}) cannot exceed the {info.n_train:,} "
                              f"training images of {info.name}.")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
+        speed.check(self.precision, self.jit_compile)
+        if self.minutes is not None and not self.minutes > 0:
+            raise ValueError(f"minutes must be positive, got {self.minutes}.")
         if self.generator_loss not in GENERATOR_LOSSES:
             raise ValueError(
                 f"generator_loss must be one of {GENERATOR_LOSSES}, got {self.generator_loss!r}.")
@@ -147,10 +153,35 @@ class TrainConfig:
         return {k: v for k, v in asdict(self).items() if k not in OPERATIONAL_FIELDS}
 
     def differences(self, other: TrainConfig, operational: bool = False) -> dict[str, tuple[Any, Any]]:
-        """``{field: (self's value, other's value)}`` over the run-defining or the operational fields."""
+        """``{field: (self's value, other's value)}`` over the run-defining or the operational fields.
+
+        ``"auto"`` matches any value, and so does an unset ``steps`` of a run sized by
+        ``minutes`` (the same minutes): both are resolved once, when the run starts.
+        """
         names = OPERATIONAL_FIELDS if operational else tuple(self.run_dict())
         return {k: (getattr(self, k), getattr(other, k)) for k in names
-                if getattr(self, k) != getattr(other, k)}
+                if not self._same(k, getattr(self, k), getattr(other, k), other)}
+
+    def _same(self, name: str, mine: Any, theirs: Any, other: TrainConfig) -> bool:
+        if mine == theirs or (name in ("precision", "jit_compile") and AUTO in (mine, theirs)):
+            return True
+        by_time = self.minutes is not None and self.minutes == other.minutes
+        return name == "steps" and by_time and None in (mine, theirs)
+
+    @property
+    def sized_by_time(self) -> bool:
+        """True until the step count of a ``minutes`` run has been chosen."""
+        return self.minutes is not None and self.steps is None
+
+    def resolve_speed(self, saved: TrainConfig | None = None) -> tuple[TrainConfig, speed.SpeedChoice]:
+        """This config with ``"auto"`` replaced by this machine's fastest setting.
+
+        On resume pass the run's ``saved`` config: its precision is kept (it defines the
+        numbers); XLA is operational and is chosen afresh.
+        """
+        precision = saved.precision if saved is not None and self.precision == AUTO else self.precision
+        choice = speed.resolve(precision, self.jit_compile)
+        return replace(self, precision=choice.precision, jit_compile=choice.jit_compile), choice
 
 
 def _f32(x):
@@ -228,6 +259,7 @@ class SGANTrainer:
     """
 
     def __init__(self, config: TrainConfig, data: data_mod.Arrays | None = None) -> None:
+        config, self.speed = config.resolve_speed()  # "auto" -> this machine's fastest setting
         self.config = config
         info = data_mod.dataset_info(config.dataset)
         self.op_determinism = enable_gpu_determinism()
@@ -624,9 +656,18 @@ def run_training(
     if info is None and out.is_dir():
         files.remove_stale_temps(out)  # an interrupted first write of config.json
     files.check_writable(out)  # fail now, not after loading data and building models
-    print(f"Run folder: {out}  ({config.total_steps} steps, schedule={config.schedule})", flush=True)
+    if info is not None:  # resume: the run's own config, with this session's operational options
+        asked = config
+        config = replace(TrainConfig.from_dict(info["config"]),
+                         **{k: getattr(asked, k) for k in OPERATIONAL_FIELDS})
+    config, choice = config.resolve_speed()
+    length = (f"about {config.minutes:g} min of training, steps chosen from the measured speed"
+              if config.sized_by_time else f"{config.total_steps} steps")
+    print(f"Run folder: {out}  ({length}, schedule={config.schedule})", flush=True)
+    print(f"Speed: {choice.describe()}", flush=True)
 
     trainer = SGANTrainer(config, data=data)
+    trainer.speed = choice
     if info is not None:
         files.remove_stale_temps(out)  # left by a kill -9 in the middle of a write
         if ckpt_path.is_file():
@@ -641,10 +682,12 @@ def run_training(
               + (f"; changed: {', '.join(f'{k} {a} -> {b}' for k, (a, b) in changed.items())}"
                  if changed else ""), flush=True)
     else:
-        info = {"config": config.to_dict(), "total_steps": config.total_steps, "sessions": []}
+        info = {"config": config.to_dict(), "sessions": [],
+                "total_steps": None if config.sized_by_time else config.total_steps}
         changed = {}
     session: dict[str, Any] = {
-        "command": command, "machine": _machine(), "op_determinism": trainer.op_determinism,
+        "command": command, "machine": _machine(), "speed": choice.to_dict(),
+        "op_determinism": trainer.op_determinism,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"), "start_step": trainer.step}
     if changed:
         session["changed_options"] = {k: {"run": a, "session": b} for k, (a, b) in changed.items()}
@@ -656,10 +699,13 @@ def run_training(
         trainer.save_checkpoint(ckpt_path)  # step 0: from now on --resume always works
     session_start = time.perf_counter()
 
-    total, per_epoch = config.total_steps, config.epoch_steps
+    total = None if config.sized_by_time else config.total_steps
+    per_epoch = config.epoch_steps
     bar = tqdm(total=total, initial=trainer.step, unit="step", desc="SGAN", dynamic_ncols=True,
                disable=None if progress is None else not progress)
     tick = time.perf_counter()
+    probe: tuple[int, float] | None = None  # (step, time) where a minutes run starts timing
+    first_step = trainer.step
 
     def clock() -> None:  # add the time since the last tick to the training time
         nonlocal tick
@@ -667,12 +713,26 @@ def run_training(
         trainer.train_seconds += now - tick
         tick = now
 
-    while trainer.step < total:
+    while total is None or trainer.step < total:
         metrics = trainer.train_step()
         trainer.window.add(metrics)
         trainer.epoch_metrics.add(metrics)
         bar.update(1)
         step = trainer.step
+        if total is None and probe is None and step == first_step + PROBE_STEPS[0]:
+            probe = (step, time.perf_counter())
+        elif total is None and probe is not None and step == probe[0] + PROBE_STEPS[1]:
+            rate = (step - probe[0]) / (time.perf_counter() - probe[1])
+            total = max(step, int(config.minutes * 60 * rate) // 10 * 10)
+            config = replace(config, steps=total)
+            trainer.config = config
+            info["config"], info["total_steps"] = config.to_dict(), total
+            info["steps_from_minutes"] = {"minutes": config.minutes, "steps_per_s": round(rate, 3),
+                                          "measured_steps": [probe[0], step], "steps": total}
+            files.write_json(config_path, info)
+            bar.total = total
+            bar.refresh()
+            bar.write(f"{rate:.2f} steps/s measured: {total} steps fill about {config.minutes:g} min")
         if step % config.log_every == 0 or step == total:
             clock()
             trainer.history["steps"].append({"step": step, **trainer.window.means()})

@@ -32,7 +32,12 @@ def small_mnist(mnist):
 def tiny_config(**overrides):
     from sgan_helpers.training import TrainConfig
 
-    options = dict(steps=6, steps_per_epoch=3, checkpoint_every=2, log_every=2, eval_train=False)
+    # float32 without XLA unless a test asks: the same numbers and no compile time on every machine
+    # ("auto" would pick bfloat16 or XLA by CPU class; tests/test_speed.py covers that choice).
+    # A batch of 20 instead of 100: what these tests check (which weights move, bit-exact resume,
+    # files) does not depend on the batch size, and each step costs a fifth.
+    options = dict(steps=6, steps_per_epoch=3, checkpoint_every=2, log_every=2, eval_train=False,
+                   precision="float32", jit_compile=False, batch_size=20)
     options.update(overrides)
     return TrainConfig(**options)
 

@@ -51,6 +51,12 @@ TINY = ["--steps", "4", "--steps-per-epoch", "4", "--no-train-eval", "--quiet"]
     (["train", "--schedule", "fast"], "invalid choice"),
     (["train", "--ema", "1.5"], "must be between 0 and 1"),
     (["train", "--ema", "slow"], "expected a number such as 0.999"),
+    (["train", "--minutes", "0"], "must be more than 0"),
+    (["train", "--minutes", "ten"], "expected a number of minutes"),
+    (["train", "--minutes", "5", "--steps", "10"], "not allowed with argument"),
+    (["train", "--jit", "maybe"], "invalid choice"),
+    (["train", "--precision", "float16"], "invalid choice"),
+    (["calibrate", "--steps", "0"], "must be at least 1"),
     (["evaluate"], "required: model"),
     (["fly"], "invalid choice"),
 ])

@@ -26,7 +26,9 @@ def test_train_then_evaluate_with_explicit_parameters(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     pm.execute_notebook(
         NOTEBOOKS / "07_train_sgan.ipynb", tmp_path / "07.ipynb", cwd=str(NOTEBOOKS),
-        parameters={"STEPS": 24, "STEPS_PER_EPOCH": 12, "RUN_DIR": str(run_dir), "SEED": 3},
+        parameters={"STEPS": 24, "STEPS_PER_EPOCH": 12, "RUN_DIR": str(run_dir), "SEED": 3,
+                    # explicit speed settings: the same numbers and no XLA compile on every CPU
+                    "PRECISION": "float32", "JIT": False, "EVAL_TRAIN": False},
         kernel_name="python3", progress_bar=False,
     )
     history = json.loads((run_dir / "history.json").read_text())

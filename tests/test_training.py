@@ -86,7 +86,7 @@ def test_tutorial_code_trains_nothing_on_keras3_and_the_fix_works(small_mnist):
 
 
 def test_short_run_learns_well_above_chance(small_mnist):
-    trainer = SGANTrainer(tiny_config(steps=40), data=small_mnist)
+    trainer = SGANTrainer(tiny_config(steps=40, batch_size=100), data=small_mnist)  # the tutorial's batch
     before = trainer.accuracy(trainer.x_test, trainer.y_test)
     for _ in range(40):
         metrics = trainer.train_step()
@@ -306,7 +306,62 @@ def test_config_defaults_are_the_tutorials():
     c = TrainConfig()
     assert (c.n_labels, c.batch_size, c.epoch_steps, c.total_steps) == (100, 100, 600, 12_000)
     assert (c.learning_rate, c.beta_1, c.latent_dim, c.schedule) == (2e-4, 0.5, 100, "tutorial")
-    assert (c.generator_loss, c.precision, c.jit_compile) == ("bce", "float32", False)
+    assert (c.generator_loss, c.precision, c.jit_compile, c.minutes) == ("bce", "auto", "auto", None)
+
+
+def test_auto_speed_is_resolved_recorded_and_kept_on_resume(tmp_path, small_mnist, monkeypatch):
+    from sgan_helpers import speed
+
+    amx = speed.Hardware("test CPU", frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}))
+    monkeypatch.setattr(speed, "detect_hardware", lambda: amx)
+    monkeypatch.setenv(speed.CACHE_ENV, str(tmp_path / "cache"))  # no calibration stored
+    out = tmp_path / "run"
+    config = tiny_config(precision="auto", jit_compile="auto", steps=4)
+    trainer = run_training(config, out, data=small_mnist, progress=False)
+    assert (trainer.config.precision, trainer.config.jit_compile) == ("mixed_bfloat16", False)
+    info = json.loads((out / "config.json").read_text())
+    assert info["config"]["precision"] == "mixed_bfloat16" and info["config"]["jit_compile"] is False
+    assert info["sessions"][0]["speed"]["source"] == "rule"
+
+    # the same run resumed where "auto" would now say float32 + XLA: precision stays (it defines
+    # the numbers), XLA is operational and follows the machine, and the change is recorded
+    avx2 = speed.Hardware("test CPU", frozenset({"avx2"}))
+    monkeypatch.setattr(speed, "detect_hardware", lambda: avx2)
+    longer = tiny_config(precision="auto", jit_compile="auto", steps=4)
+    resumed = run_training(longer, out, resume=True, data=small_mnist, progress=False)
+    assert (resumed.config.precision, resumed.config.jit_compile) == ("mixed_bfloat16", True)
+    session = json.loads((out / "config.json").read_text())["sessions"][-1]
+    assert session["changed_options"] == {"jit_compile": {"run": False, "session": True}}
+
+
+def test_a_run_sized_in_minutes_picks_and_records_its_steps(tmp_path, small_mnist):
+    out = tmp_path / "run"
+    config = tiny_config(steps=None, minutes=0.001, batch_size=10, steps_per_epoch=50,
+                         checkpoint_every=100)
+    assert config.sized_by_time
+    trainer = run_training(config, out, data=small_mnist, progress=False)
+    info = json.loads((out / "config.json").read_text())
+    chosen = info["steps_from_minutes"]
+    # 0.06 s of training holds fewer steps than the 25 it takes to measure, so it stops right there
+    assert chosen["measured_steps"] == [5, 25] and chosen["steps_per_s"] > 0
+    assert trainer.step == chosen["steps"] == info["config"]["steps"] == info["total_steps"] == 25
+    assert trainer.history["epochs"][-1]["step"] == 25
+    # resuming a finished minutes run: the same command continues to the recorded step count
+    again = run_training(tiny_config(steps=None, minutes=0.001, batch_size=10, steps_per_epoch=50,
+                                     checkpoint_every=100), out, resume=True, data=small_mnist,
+                         progress=False)
+    assert again.step == 25
+    with pytest.raises(RunFolderError, match="another config"):  # other minutes: another run
+        run_training(tiny_config(steps=None, minutes=0.002, batch_size=10, steps_per_epoch=50),
+                     out, resume=True, data=small_mnist, progress=False)
+
+
+@pytest.mark.parametrize("options, match", [({"minutes": 0}, "minutes must be positive"),
+                                            ({"jit_compile": "sometimes"}, "jit_compile must be"),
+                                            ({"precision": "bf16"}, "precision must be")])
+def test_speed_and_minutes_validation(options, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**options)
 
 
 

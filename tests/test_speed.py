@@ -1,0 +1,112 @@
+"""Choosing precision and XLA per machine: the rule, the cache, the ISA cap (nothing is timed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sgan_helpers import speed
+from sgan_helpers.speed import Hardware
+
+AVX2 = Hardware("AMD EPYC (AVX2)", frozenset({"avx2"}))
+AVX512 = Hardware("Intel Xeon (AVX-512)", frozenset({"avx2", "avx512f"}))
+AVX512_BF16 = Hardware("AMD EPYC (Zen 4)", frozenset({"avx2", "avx512f", "avx512_bf16"}))
+AMX = Hardware("Intel Xeon (Sapphire Rapids)", frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}))
+OLD = Hardware("old x86", frozenset())
+GPU_AMPERE = Hardware("any", frozenset({"avx2"}), gpus=("NVIDIA A100",), gpu_bf16=True)
+GPU_TURING = Hardware("any", frozenset({"avx2"}), gpus=("Tesla T4",), gpu_bf16=False)
+
+
+@pytest.mark.parametrize("hw, precision, jit", [
+    (AVX2, "float32", True),             # XLA ~2x there (issue #8's AVX2 measurements)
+    (AVX512, "float32", False),          # oneDNN beats XLA on AVX-512
+    (AVX512_BF16, "mixed_bfloat16", False),
+    (AMX, "mixed_bfloat16", False),
+    (OLD, "float32", False),
+    (GPU_AMPERE, "mixed_bfloat16", True),
+    (GPU_TURING, "float32", True),
+])
+def test_rule_per_hardware_class(hw, precision, jit):
+    choice = speed.rule(hw)
+    assert (choice.precision, choice.jit_compile, choice.source) == (precision, jit, "rule")
+
+
+def test_cpu_flags_parse_proc_cpuinfo():
+    text = ("processor\t: 0\nmodel name\t: AMD EPYC 7B12\nflags\t\t: fpu sse avx avx2 fma\n\n"
+            "processor\t: 1\nmodel name\t: AMD EPYC 7B12\nflags\t\t: fpu sse avx avx2 fma\n")
+    model, flags = speed.cpu_flags(text)
+    assert model == "AMD EPYC 7B12" and flags == {"avx2"}
+    model, flags = speed.cpu_flags("model name: X\nflags: avx2 avx512f avx512_bf16 avx512bw\n")
+    assert flags == {"avx2", "avx512f", "avx512_bf16"}
+
+
+@pytest.mark.parametrize("cap, expected", [
+    ("AVX2", {"avx2"}),
+    ("avx512_core", {"avx2", "avx512f"}),
+    ("AVX512_CORE_BF16", {"avx2", "avx512f", "avx512_bf16"}),
+    ("", {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}),
+    ("ALL", {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}),
+])
+def test_isa_cap_makes_the_machine_look_like_the_capped_class(cap, expected):
+    assert speed.isa_cap(AMX.flags, cap) == expected
+
+
+def test_explicit_values_win_without_looking_at_the_machine():
+    choice = speed.resolve("float32", False, hardware=AMX)
+    assert (choice.precision, choice.jit_compile, choice.source) == ("float32", False, "given")
+    choice = speed.resolve("float32", "auto", hardware=AVX2)  # one explicit, one from the rule
+    assert (choice.precision, choice.jit_compile) == ("float32", True)
+    choice = speed.resolve("auto", "off", hardware=AVX512_BF16)
+    assert (choice.precision, choice.jit_compile) == ("mixed_bfloat16", False)
+
+
+@pytest.mark.parametrize("precision, jit", [("float16", "auto"), ("auto", "sometimes"), ("auto", 2)])
+def test_bad_values_are_refused(precision, jit):
+    with pytest.raises(ValueError, match="must be"):
+        speed.resolve(precision, jit, hardware=AVX2)
+
+
+def test_calibration_is_cached_per_machine_and_read_back(tmp_path):
+    cache = tmp_path / "speed.json"
+    timed = []
+
+    def fake_timer(precision, jit):  # a stand-in for time_training_steps: XLA "wins" here
+        timed.append((precision, jit))
+        return {("float32", False): 1.0, ("float32", True): 1.5,
+                ("mixed_bfloat16", False): 1.2, ("mixed_bfloat16", True): 0.9}[(precision, jit)]
+
+    assert speed.resolve(hardware=AVX512_BF16, cache=cache).source == "rule"  # nothing cached yet
+    choice, rates = speed.calibrate(fake_timer, hw=AVX512_BF16, cache=cache)
+    assert timed == speed.candidates(AVX512_BF16) and len(timed) == 4
+    assert (choice.precision, choice.jit_compile, choice.source) == ("float32", True, "calibration")
+    assert rates["float32 +XLA"] == 1.5
+
+    later = speed.resolve(hardware=AVX512_BF16, cache=cache)  # the cache now overrides the rule
+    assert (later.precision, later.jit_compile, later.source) == ("float32", True, "calibration")
+    # another machine (or other library versions) does not see this entry
+    assert speed.resolve(hardware=AVX512, cache=cache).source == "rule"
+    stored = json.loads(cache.read_text())
+    assert list(stored) == [AVX512_BF16.key()] and "tf " in AVX512_BF16.key()
+
+
+def test_calibration_without_bf16_units_does_not_time_bfloat16(tmp_path):
+    timed = []
+    speed.calibrate(lambda p, j: timed.append((p, j)) or 1.0, hw=AVX2, cache=tmp_path / "s.json")
+    assert {p for p, _ in timed} == {"float32"}
+
+
+def test_a_broken_cache_file_falls_back_to_the_rule(tmp_path):
+    cache = tmp_path / "speed.json"
+    cache.write_text("{not json")
+    assert speed.resolve(hardware=AVX2, cache=cache).source == "rule"
+    cache.write_text(json.dumps({AVX2.key(): {"precision": "float8"}}))
+    assert speed.resolve(hardware=AVX2, cache=cache).source == "rule"
+
+
+def test_cache_location_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(speed.CACHE_ENV, str(tmp_path / "mine"))
+    assert speed.cache_path() == tmp_path / "mine" / "speed.json"
+    monkeypatch.delenv(speed.CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert speed.cache_path() == tmp_path / "xdg" / "sgan_helpers" / "speed.json"
