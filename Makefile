@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 # three updates (README). The tutorial's full 20-epoch schedule: `make train-full`.
 run: setup
 	$(PY) -m sgan_helpers train --minutes $(MINUTES) --schedule combined --ema 0.999 \
-	  --steps-per-epoch 200 --no-train-eval
+	  --no-train-eval
 
 train-full: setup
 	$(PY) -m sgan_helpers train --epochs 20

@@ -10,7 +10,7 @@ depends on the processor (measured, see README "Training speed"):
   run learns as well per step (README: 84.0 % vs 85.3 % after 600 steps, one seed).
 * **XLA** (``jit_compile``) — compiles the whole step into one program. On a CPU with
   AVX2 but no AVX-512 it nearly doubles the step rate; on AVX-512 CPUs TensorFlow's
-  oneDNN kernels are faster and XLA *slows* the step (0.7x). Results change only by
+  oneDNN kernels are faster and XLA *slows* the step (0.4-0.6x). Results change only by
   float rounding.
 
 ``resolve`` turns ``"auto"`` into a concrete choice: a stored calibration for this

@@ -58,6 +58,8 @@ SCHEDULES = ("tutorial", "combined")
 GENERATOR_LOSSES = ("bce", "feature_matching")
 PRECISIONS = speed.PRECISIONS
 AUTO = speed.AUTO
+EVALUATIONS = 5
+"""A ``minutes`` run without ``steps_per_epoch`` evaluates about this often, on any machine."""
 PROBE_STEPS = (5, 20)
 """A ``minutes`` run skips 5 steps (tracing, compiling), times the next 20, then fixes its step count."""
 CHECKPOINT = "checkpoint.npz"
@@ -80,7 +82,8 @@ class TrainConfig:
     epochs: int = 20
     steps: int | None = None  # if set, overrides epochs
     batch_size: int = 100
-    steps_per_epoch: int | None = None  # default: training-set size // batch_size (600)
+    steps_per_epoch: int | None = None  # default: training-set size // batch_size (600); for a
+    # `minutes` run: about EVALUATIONS evaluations, whatever the machine's speed
     latent_dim: int = LATENT_DIM
     seed: int = 1
     learning_rate: float = LEARNING_RATE
@@ -166,7 +169,7 @@ class TrainConfig:
         if mine == theirs or (name in ("precision", "jit_compile") and AUTO in (mine, theirs)):
             return True
         by_time = self.minutes is not None and self.minutes == other.minutes
-        return name == "steps" and by_time and None in (mine, theirs)
+        return name in ("steps", "steps_per_epoch") and by_time and None in (mine, theirs)
 
     @property
     def sized_by_time(self) -> bool:
@@ -724,6 +727,9 @@ def run_training(
         elif total is None and probe is not None and step == probe[0] + PROBE_STEPS[1]:
             rate = (step - probe[0]) / (time.perf_counter() - probe[1])
             total = max(step, int(config.minutes * 60 * rate) // 10 * 10)
+            if config.steps_per_epoch is None:  # evaluate about EVALUATIONS times, not every 600 steps
+                config = replace(config, steps_per_epoch=max(step, -(-total // EVALUATIONS)))
+                per_epoch = config.epoch_steps
             config = replace(config, steps=total)
             trainer.config = config
             info["config"], info["total_steps"] = config.to_dict(), total

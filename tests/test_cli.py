@@ -230,3 +230,19 @@ def test_real_process_exit_codes(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "sgan_helpers", "evaluate", str(tmp_path / "x.keras")],
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "error:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_calibrate_times_each_setting_and_auto_then_uses_the_winner(tmp_path, capsys, monkeypatch):
+    from sgan_helpers import speed
+
+    monkeypatch.setenv(speed.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(speed, "detect_hardware",
+                        lambda: speed.Hardware("test CPU", frozenset({"avx2", "avx512f"})))
+    rates = {("float32", False): 2.0, ("float32", True): 2.5}  # a stand-in for the timed steps
+    monkeypatch.setattr(speed, "time_training_steps", lambda p, j, steps: rates[(p, j)])
+    code, out, _ = _run(["calibrate", "--steps", "3"], capsys)
+    assert code == 0 and "float32 +XLA" in out and "2.50 steps/s" in out
+    assert "auto now chooses: precision=float32, XLA on (calibration" in out
+    assert (tmp_path / "speed.json").is_file()
+    choice = speed.resolve()  # the rule alone would say XLA off for this AVX-512 CPU
+    assert (choice.jit_compile, choice.source) == (True, "calibration")
