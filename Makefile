@@ -45,9 +45,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 # Unit tests, then every notebook in a fresh kernel (nbval; SGAN_QUICK=1 keeps notebook 07 short).
-# pytest-xdist runs one worker per core; --dist loadscope keeps each notebook's cells in one kernel.
+# pytest-xdist runs one worker per core (pyproject's addopts); each notebook's cells stay in one kernel.
 test: setup lint
-	SGAN_QUICK=1 $(PY) -m pytest -n auto --dist loadscope --nbval-lax tests notebooks
+	SGAN_QUICK=1 $(PY) -m pytest --nbval-lax tests notebooks
 
 sync-notebooks: setup
 	$(PY) tools/notebooks.py
