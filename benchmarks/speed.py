@@ -181,8 +181,9 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.child == "matmul":
-        print(json.dumps(_child_matmul(with_bf16=bool(args.isa is None and _hardware().flags
-                                                        & {"avx512_bf16", "amx_bf16"}))))
+        from sgan_helpers import speed  # detect_hardware honours the ISA cap in the environment
+
+        print(json.dumps(_child_matmul(with_bf16=bool(speed.detect_hardware().flags & speed.BF16_FLAGS))))
         return
     if args.child:
         print(json.dumps(_child_variant(json.loads(args.child), args.steps, args.warmup)))
@@ -195,12 +196,12 @@ def main() -> None:
         os.environ.update(env)  # so this process resolves "auto" as the children will
     if not os.environ.get("SGAN_DATA_DIR"):
         print("note: SGAN_DATA_DIR is not set; MNIST comes from Keras's cache or download")
-    hw = _hardware()
     from sgan_helpers import speed
 
+    hw = speed.detect_hardware()
     default = speed.resolve()
     flops = flops_per_step()
-    peak = _spawn(["--child", "matmul"] + (["--isa", args.isa] if args.isa else []), env)
+    peak = _spawn(["--child", "matmul"], env)
     print(f"machine: {hw.cpu}, {os.cpu_count()} cores; CPU class {hw.cpu_class}"
           f"{' (capped with --isa ' + args.isa + ')' if args.isa else ''}")
     print(f"matmul peak {peak['float32']:.0f} GFLOPS float32"
@@ -262,12 +263,6 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"\nsaved {out.relative_to(ROOT)}")
-
-
-def _hardware():
-    from sgan_helpers import speed
-
-    return speed.detect_hardware()
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ def _train(args: argparse.Namespace, command: str) -> int:
         epochs=args.epochs if args.epochs is not None else 20, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
         schedule=args.schedule, generator_loss=args.generator_loss, precision=args.precision,
-        jit_compile={"on": True, "off": False}.get(args.jit, args.jit), ema_decay=args.ema,
+        jit_compile=args.jit, ema_decay=args.ema,
         minutes=args.minutes,
         eval_train=not args.no_train_eval,
         checkpoint_every=args.checkpoint_every,

@@ -213,7 +213,8 @@ def store_choice(hw: Hardware, winner: tuple[str, bool], rates: dict[str, float]
 
 
 # -------------------------------------------------------------- resolving
-def _jit_value(jit: bool | str) -> bool | str:
+def jit_setting(jit: bool | str) -> bool | str:
+    """``True``/``False``/``"auto"`` from what a user may write (also ``"on"``, ``"off"``)."""
     if isinstance(jit, bool) or jit == AUTO:
         return jit
     if isinstance(jit, str) and jit.lower() in ("on", "true", "1", "yes"):
@@ -227,7 +228,7 @@ def check(precision: str, jit: bool | str) -> None:
     """Raise ValueError for values :func:`resolve` cannot take."""
     if precision != AUTO and precision not in PRECISIONS:
         raise ValueError(f"precision must be 'auto' or one of {PRECISIONS}, got {precision!r}.")
-    _jit_value(jit)
+    jit_setting(jit)
 
 
 def resolve(precision: str = AUTO, jit: bool | str = AUTO, hardware: Hardware | None = None,
@@ -237,7 +238,7 @@ def resolve(precision: str = AUTO, jit: bool | str = AUTO, hardware: Hardware | 
     Order: explicit values; a stored calibration for this machine; the rule.
     """
     check(precision, jit)
-    jit = _jit_value(jit)
+    jit = jit_setting(jit)
     if precision != AUTO and jit != AUTO:
         return SpeedChoice(precision, bool(jit), "given", "set explicitly")
     hw = hardware or detect_hardware()

@@ -56,7 +56,6 @@ import tensorflow as tf  # noqa: E402  (after the backend check, on purpose)
 
 SCHEDULES = ("tutorial", "combined")
 GENERATOR_LOSSES = ("bce", "feature_matching")
-PRECISIONS = speed.PRECISIONS
 AUTO = speed.AUTO
 EVALUATIONS = 5
 """A ``minutes`` run without ``steps_per_epoch`` evaluates about this often, on any machine."""
@@ -111,6 +110,7 @@ class TrainConfig:
             raise ValueError(f"n_labels ({self.n_labels}) cannot exceed the {info.n_train:,} "
                              f"training images of {info.name}.")
         speed.check(self.precision, self.jit_compile)
+        self.jit_compile = speed.jit_setting(self.jit_compile)  # "on"/"off" -> True/False
         if self.minutes is not None and not self.minutes > 0:
             raise ValueError(f"minutes must be positive, got {self.minutes}.")
         if self.generator_loss not in GENERATOR_LOSSES:
