@@ -1,17 +1,19 @@
 """Helpers behind the SGAN teaching notebooks (Keras 3).
 
 Modules, one concept each: ``data``, ``activation``, ``discriminators``,
-``generator``, ``training``, ``evaluation``, ``plotting``, ``files``, ``cli``,
-``tutorial_style`` (the 2019 training loop, for comparison), ``environment``.
+``generator``, ``improved`` (Salimans et al.'s MLPs), ``training``, ``sweep`` (SGAN vs
+baseline over label budgets), ``evaluation``, ``explorer`` (the latent space), ``plotting``,
+``files``, ``checkpoints``, ``averaging``, ``speed``, ``cli``, ``tutorial_style`` (the 2019
+training loop, for comparison), ``environment``.
 
-Importing the package imports :mod:`sgan_helpers.activation` and nothing heavier:
-that registers the ``SumExpActivation`` layer with Keras
-(``keras.saving.register_keras_serializable``), so ``.keras`` files holding it load
+Importing the package imports :mod:`sgan_helpers.activation` and :mod:`sgan_helpers.improved`
+and nothing heavier: that registers the ``SumExpActivation`` and ``WeightNormDense`` layers with
+Keras (``keras.saving.register_keras_serializable``), so ``.keras`` files holding them load
 with ``safe_mode=True`` after a plain ``import sgan_helpers``. It costs the Keras
 import that any use of these models needs anyway; import the other modules as needed.
 """
 
-from . import activation  # noqa: F401  (registers SumExpActivation for loading)
+from . import activation, improved  # noqa: F401  (register the custom layers for loading)
 from .environment import check_environment
 
 __version__ = "0.2.0"

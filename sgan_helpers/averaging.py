@@ -35,6 +35,10 @@ class WeightAverage:
         self.pairs = [(avg[key_of[id(v)]], v) for v in source.trainable_variables]
         for shadow, v in self.pairs:  # the average starts at the current weights
             shadow.assign(keras.ops.cast(v, "float32"))
+        fixed = {k: v for k, v in model_variables(source).items() if k not in src}
+        for key, v in model_variables(average).items():  # and shares the fixed (non-trainable) ones
+            if key not in avg and key in fixed and tuple(v.shape) == tuple(fixed[key].shape):
+                v.assign(keras.ops.cast(fixed[key], v.dtype))
         self.updates = keras.Variable(0.0, trainable=False, dtype="float32", name="updates")
 
     def update(self) -> None:

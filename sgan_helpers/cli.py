@@ -1,4 +1,4 @@
-"""Command line: ``python -m sgan_helpers train|evaluate``.
+"""Command line: ``python -m sgan_helpers train|baseline|sweep|evaluate|calibrate``.
 
 Errors a user can cause (bad options, missing or corrupt data, a folder holding
 another run or no run, an unwritable folder or a full disk, a checkpoint that does
@@ -49,56 +49,146 @@ def _decay(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m sgan_helpers",
-        description="Train and evaluate the semi-supervised GAN of the SGAN notebooks.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,calibrate}")
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value:g}")
+    return value
 
-    train = sub.add_parser(
-        "train", help="train an SGAN (defaults: the 2019 tutorial's schedule)",
-        description="Train an SGAN. Defaults reproduce the tutorial: 100 labels, batch 100, "
-                    "20 epochs of 600 steps.")
-    length = train.add_mutually_exclusive_group()
+
+def _learning_rate(text: str) -> float:
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _add_recipe_options(p: argparse.ArgumentParser) -> None:
+    """The options that say what is trained; each overrides the --recipe's value."""
+    from .training import ARCHITECTURES, LR_SCHEDULES, RECIPES
+
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="tutorial",
+                   help="tutorial (default): the 2019 tutorial's CNNs and schedule; series: the same "
+                        "CNNs, combined D update, weight average (make run's); improved: Salimans "
+                        "et al.'s MLPs with feature matching (see README). Options below override it")
+    p.add_argument("--architecture", choices=ARCHITECTURES, help="tutorial (CNNs) or mlp")
+    p.add_argument("--batch-size", type=_positive_int,
+                   help="images per step, split in two halves (tutorial 100, improved 200)")
+    p.add_argument("--learning-rate", type=_learning_rate, help="Adam's step size (tutorial 2e-4)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="constant, or linear: decay to 0 over the second half of the run")
+    p.add_argument("--noise-scale", type=_non_negative,
+                   help="mlp only: multiply its Gaussian noise (0 = off; default 1)")
+    p.add_argument("--generator-output", choices=("softplus", "sigmoid"),
+                   help="mlp only: the generator's output unit (default softplus; sigmoid is the paper's)")
+    p.add_argument("--ema", type=_decay, metavar="DECAY",
+                   help="also keep a moving average of the classifier's weights (e.g. 0.999) and "
+                        "save that one as classifier.keras; training itself is unchanged")
+
+
+def _add_run_options(p: argparse.ArgumentParser, what: str) -> None:
+    """Options of one training run: length, labels, data, folder, speed."""
+    length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int,
                         help="epochs of --steps-per-epoch steps (default 20)")
     length.add_argument("--steps", type=_positive_int, help="total training steps (instead of --epochs)")
     length.add_argument("--minutes", type=_minutes, metavar="M",
                         help="train for about M minutes: the step count is chosen from the step rate "
                              "measured on this machine after 25 steps, and recorded in config.json")
-    train.add_argument("--labels", type=_int, default=100,
-                       help="labelled examples, the same number per class (default 100)")
-    train.add_argument("--seed", type=_int, default=1, help="random seed (default 1)")
-    train.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
-    train.add_argument("--out", type=Path,
-                       help="run folder (default: runs/<dataset>_<labels>labels_seed<seed>_<time>)")
-    train.add_argument("--resume", action="store_true",
-                       help="continue the run in --out from its last checkpoint")
-    train.add_argument("--schedule", choices=["tutorial", "combined"], default="tutorial",
-                       help="tutorial: C, D-real, D-fake and G updates (default); "
+    p.add_argument("--labels", type=_int, default=None,
+                   help="labelled examples, the same number per class (default 100; "
+                        "the training-set size = every label)")
+    p.add_argument("--seed", type=_int, default=None,
+                   help="random seed; it also picks which images are labelled (default 1)")
+    p.add_argument("--dataset", choices=sorted(DATASETS), default=None, help="default mnist")
+    p.add_argument("--out", type=Path,
+                   help=f"run folder (default: runs/{what}<dataset>_<labels>labels_seed<seed>_<time>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint")
+    p.add_argument("--steps-per-epoch", type=_positive_int,
+                   help="steps between evaluations and saved models (default: 60000 / batch)")
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto",
+                   help="auto (default): mixed_bfloat16 where the CPU or GPU has bfloat16 units, "
+                        "else float32 (see README, Training speed)")
+    p.add_argument("--jit", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
+                   help="compile the step with XLA. auto (default): on for AVX2-only CPUs and GPUs, "
+                        "off for AVX-512 CPUs, or what `calibrate` measured here")
+    p.add_argument("--no-train-eval", action="store_true",
+                   help="skip the per-epoch accuracy on all 60,000 training labels "
+                        "(the tutorial's figure)")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=100,
+                   help="steps between checkpoints (default 100)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .sweep import DEFAULT_BUDGETS, DEFAULT_DRAWS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m sgan_helpers",
+        description="Train and evaluate the semi-supervised GAN of the SGAN notebooks.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{train,baseline,sweep,evaluate,calibrate}")
+
+    train = sub.add_parser(
+        "train", help="train an SGAN (defaults: the 2019 tutorial's schedule)",
+        description="Train an SGAN. Defaults reproduce the tutorial: 100 labels, batch 100, "
+                    "20 epochs of 600 steps.")
+    _add_run_options(train, "")
+    _add_recipe_options(train)
+    train.add_argument("--schedule", choices=["tutorial", "combined"],
+                       help="tutorial: C, D-real, D-fake and G updates (the tutorial's); "
                             "combined: one D update on the summed losses")
-    train.add_argument("--generator-loss", choices=["bce", "feature_matching"], default="bce",
-                       help="bce: fool D (default, the tutorial's); feature_matching: match D's mean "
+    train.add_argument("--generator-loss", choices=["bce", "feature_matching"],
+                       help="bce: fool D (the tutorial's); feature_matching: match D's mean "
                             "features of real images (Salimans et al. 2016)")
-    train.add_argument("--ema", type=_decay, metavar="DECAY",
-                       help="also keep a moving average of the classifier's weights (e.g. 0.999) and "
-                            "save that one as classifier.keras; training itself is unchanged")
-    train.add_argument("--steps-per-epoch", type=_positive_int,
-                       help="steps between evaluations and saved models (default: 60000 / batch = 600)")
-    train.add_argument("--batch-size", type=_positive_int, default=100)
-    train.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto",
-                       help="auto (default): mixed_bfloat16 where the CPU or GPU has bfloat16 units, "
-                            "else float32 (see README, Training speed)")
-    train.add_argument("--jit", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
-                       help="compile the step with XLA. auto (default): on for AVX2-only CPUs and GPUs, "
-                            "off for AVX-512 CPUs, or what `calibrate` measured here")
-    train.add_argument("--no-train-eval", action="store_true",
-                       help="skip the per-epoch accuracy on all 60,000 training labels "
-                            "(the tutorial's figure)")
-    train.add_argument("--checkpoint-every", type=_positive_int, default=100,
-                       help="steps between checkpoints (default 100)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--unlabelled-weight", type=_non_negative,
+                       help="weight of the real/fake loss in D's update (tutorial 1, improved 0.5)")
+
+    baseline = sub.add_parser(
+        "baseline", help="train the same classifier on the labelled images only (no GAN)",
+        description="The supervised baseline: the recipe's classifier, trained on the labelled "
+                    "images alone. --labels-from RUN uses exactly the labelled images of an SGAN run "
+                    "(its dataset, labels, seed and architecture); the length is fixed in advance "
+                    "(--steps; no test labels choose it).")
+    baseline.add_argument("--labels-from", type=Path, metavar="RUN",
+                          help="an SGAN run folder: train on its labelled images (from its config.json)")
+    _add_run_options(baseline, "baseline_")
+    _add_recipe_options(baseline)
+
+    sweep = sub.add_parser(
+        "sweep", help="SGAN vs baseline over label budgets x label draws (resumable)",
+        description="Train the SGAN and its supervised baseline for each label budget and label draw "
+                    "(seed), each into its own run folder under --runs, and store one compact JSON per "
+                    "run in --out (command, config, labelled indices, machine, wall time, every "
+                    "accuracy). Cells whose JSON exists are skipped; an interrupted cell resumes.")
+    sweep.add_argument("--recipe", choices=("tutorial", "series", "improved"), default="improved",
+                       help="improved (default), series (make run's) or tutorial")
+    sweep.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
+    sweep.add_argument("--labels", type=_positive_int, nargs="+", default=list(DEFAULT_BUDGETS),
+                       help=f"label budgets (default {' '.join(map(str, DEFAULT_BUDGETS))})")
+    sweep.add_argument("--draws", type=_positive_int, default=DEFAULT_DRAWS,
+                       help=f"label draws per budget, seeds 1..N (default {DEFAULT_DRAWS})")
+    sweep.add_argument("--steps", type=_positive_int, required=True, help="SGAN steps per run")
+    sweep.add_argument("--baseline-steps", type=_positive_int,
+                       help="baseline steps per run (needed unless --methods sgan)")
+    sweep.add_argument("--ceiling-steps", type=_positive_int,
+                       help="also train the baseline on every training label, this many steps")
+    sweep.add_argument("--methods", choices=("sgan", "supervised"), nargs="+",
+                       default=["sgan", "supervised"])
+    sweep.add_argument("--out", type=Path, required=True, help="folder of the result JSON files")
+    sweep.add_argument("--runs", type=Path, default=Path("runs") / "sweeps",
+                       help="where the run folders go (default runs/sweeps/<name of --out>)")
+    sweep.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", type=_setting,
+                       help="override one recipe field in every cell, e.g. --set noise_scale=0 "
+                            "(an ablation); repeatable")
+    sweep.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="list the cells and what is done; train nothing")
 
     evaluate = sub.add_parser("evaluate", help="print train and test accuracy of a saved classifier")
     evaluate.add_argument("model", type=Path, help="a classifier .keras file, e.g. runs/…/classifier.keras")
@@ -113,6 +203,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """``FIELD=VALUE`` for ``sweep --set``: a TrainConfig field and a JSON value (or a bare word)."""
+    import json
+
+    from .sweep import SETTABLE
+
+    field, sep, raw = text.partition("=")
+    if not sep or field not in SETTABLE:
+        raise argparse.ArgumentTypeError(
+            f"expected FIELD=VALUE with FIELD one of {', '.join(SETTABLE)}, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return field, value
+
+
 def _minutes(text: str) -> float:
     try:
         value = float(text)
@@ -123,35 +230,99 @@ def _minutes(text: str) -> float:
     return value
 
 
-def _train(args: argparse.Namespace, command: str) -> int:
-    from .training import TrainConfig, run_training
+# CLI option -> TrainConfig field, for the options that override a recipe
+_RECIPE_FIELDS = {"architecture": "architecture", "batch_size": "batch_size",
+                  "learning_rate": "learning_rate", "lr_schedule": "lr_schedule",
+                  "noise_scale": "noise_scale", "generator_output": "generator_output",
+                  "ema": "ema_decay", "schedule": "schedule",
+                  "generator_loss": "generator_loss", "unlabelled_weight": "unlabelled_weight"}
 
-    config = TrainConfig(
-        dataset=args.dataset, n_labels=args.labels, seed=args.seed,
-        epochs=args.epochs if args.epochs is not None else 20, steps=args.steps,
-        steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-        schedule=args.schedule, generator_loss=args.generator_loss, precision=args.precision,
-        jit_compile=args.jit, ema_decay=args.ema,
-        minutes=args.minutes,
-        eval_train=not args.no_train_eval,
-        checkpoint_every=args.checkpoint_every,
-    )
+
+def _labels_from(run: Path) -> dict:
+    """Dataset, labels, seed and architecture of an SGAN run folder (its ``config.json``)."""
+    import json
+
+    path = run / "config.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        c = info["config"]
+        return {"dataset": c["dataset"], "n_labels": int(c["n_labels"]), "seed": int(c["seed"]),
+                "architecture": c.get("architecture", "tutorial"),
+                "labelled_indices": info.get("labelled_indices")}
+    except FileNotFoundError:
+        raise ValueError(f"--labels-from {run}: no {path.name} there; give the folder of an SGAN run "
+                         f"(it holds config.json).") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"--labels-from {run}: cannot read {path} ({type(err).__name__}: {err}).") from None
+
+
+def _config(args: argparse.Namespace, method: str):
+    """The TrainConfig the options ask for: the recipe, then every option given."""
+    from .training import recipe_config
+
+    fields: dict = {"method": method}
+    source = _labels_from(args.labels_from) if getattr(args, "labels_from", None) else None
+    if source is not None:
+        for name in ("dataset", "n_labels", "seed", "architecture"):
+            fields[name] = source[name]
+        given = {"dataset": args.dataset, "n_labels": args.labels, "seed": args.seed,
+                 "architecture": args.architecture}
+        clash = {k: (v, fields[k]) for k, v in given.items() if v is not None and v != fields[k]}
+        if clash:
+            raise ValueError(f"--labels-from {args.labels_from} sets {', '.join(clash)} from that run; "
+                             f"drop {', '.join('--' + k.replace('n_', '').replace('_', '-') for k in clash)} "
+                             f"(asked vs run: {clash}).")
+    else:
+        fields |= {"dataset": args.dataset or "mnist",
+                   "n_labels": 100 if args.labels is None else args.labels,
+                   "seed": 1 if args.seed is None else args.seed}
+    for option, name in _RECIPE_FIELDS.items():
+        value = getattr(args, option, None)
+        if value is not None and name not in fields:
+            fields[name] = value
+    fields |= {"epochs": args.epochs if args.epochs is not None else 20, "steps": args.steps,
+               "minutes": args.minutes, "steps_per_epoch": args.steps_per_epoch,
+               "precision": args.precision, "jit_compile": args.jit,
+               "eval_train": not args.no_train_eval, "checkpoint_every": args.checkpoint_every}
+    return recipe_config(args.recipe, **fields), source
+
+
+def _train(args: argparse.Namespace, command: str, method: str = "sgan") -> int:
+    from .training import run_training
+
+    config, source = _config(args, method)
     out = args.out
     if out is None:
         if args.resume:
             raise ValueError("--resume needs --out: the folder of the run to continue.")
-        out = Path("runs") / (f"{config.dataset}_{config.n_labels}labels_seed{config.seed}_"
+        prefix = "" if method == "sgan" else "baseline_"
+        out = Path("runs") / (f"{prefix}{config.dataset}_{config.n_labels}labels_seed{config.seed}_"
                               f"{time.strftime('%Y%m%d-%H%M%S')}")
         args.out = out  # for the resume hint on Ctrl-C
     started = time.perf_counter()
     trainer = run_training(config, out, resume=args.resume, command=command,
-                           progress=False if args.quiet else None)
+                           progress=False if args.quiet else None,
+                           expect_indices=None if source is None else source["labelled_indices"])
     last = trainer.history["epochs"][-1]
     which = " (averaged weights)" if config.ema_decay is not None else ""
-    print(f"Done in {time.perf_counter() - started:.0f} s. "
+    what = "" if method == "sgan" else "Baseline (no GAN): "
+    print(f"Done in {time.perf_counter() - started:.0f} s. {what}"
           f"Test accuracy{which} {100 * last[trainer.headline_acc_key]:.2f}% with {config.n_labels} labels "
           f"after {trainer.step} steps. "
           f"Classifier: {out / 'classifier.keras'}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace, command: str) -> int:
+    from .sweep import SweepSpec, run_sweep
+
+    if "supervised" in args.methods and args.baseline_steps is None:
+        raise ValueError("--baseline-steps is needed for the baselines (or pass --methods sgan).")
+    spec = SweepSpec(recipe=args.recipe, dataset=args.dataset, budgets=tuple(args.labels),
+                     draws=args.draws, steps=args.steps, baseline_steps=args.baseline_steps,
+                     ceiling_steps=args.ceiling_steps, methods=tuple(args.methods),
+                     precision=args.precision, overrides=dict(args.set))
+    run_sweep(spec, args.out, args.runs / args.out.name, command=command, dry_run=args.dry_run)
     return 0
 
 
@@ -191,13 +362,17 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m sgan_helpers " + shlex.join(argv)
 
     def hint(prefix: str = "") -> str:  # for train: does a fresh start or --resume work now?
-        if args.command != "train":
+        if args.command not in ("train", "baseline"):
             return ""
         return f" {prefix}{next_step_hint(getattr(args, 'out', None))}"
 
     try:
         if args.command == "train":
             return _train(args, command)
+        if args.command == "baseline":
+            return _train(args, command, method="supervised")
+        if args.command == "sweep":
+            return _sweep(args, command)
         if args.command == "calibrate":
             return _calibrate(args)
         return _evaluate(args)

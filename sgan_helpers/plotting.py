@@ -112,6 +112,71 @@ def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], title: str = 
     return fig
 
 
+def plot_confusion_difference(difference: np.ndarray, class_names: Sequence[str], title: str):
+    """Counts of one confusion matrix minus another's (red: more here, blue: fewer)."""
+    fig, ax = plt.subplots(figsize=(7, 6))
+    limit = max(1, int(np.abs(difference).max()))
+    im = ax.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    n = len(class_names)
+    ax.set_xticks(range(n), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0)
+    ax.set_yticks(range(n), class_names)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    for i in range(n):
+        for j in range(n):
+            if difference[i, j]:
+                ax.text(j, i, f"{difference[i, j]:+d}", ha="center", va="center", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_class(accuracies: dict[str, np.ndarray], class_names: Sequence[str], title: str):
+    """Per-class accuracy of several classifiers side by side (grouped bars)."""
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    n, k = len(class_names), len(accuracies)
+    width = 0.8 / k
+    for i, (name, acc) in enumerate(accuracies.items()):
+        ax.bar(np.arange(n) + (i - (k - 1) / 2) * width, 100 * np.asarray(acc), width, label=name)
+    ax.set_xticks(range(n), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0)
+    low = min(float(np.min(a)) for a in accuracies.values())
+    ax.set(ylabel="test accuracy (%)", title=title, ylim=(max(0.0, 100 * low - 10), 100))
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_label_budget(summary: dict, title: str, ceiling=None):
+    """Test accuracy against the number of labels (log axis), mean with min-max bars and every draw as a dot.
+
+    ``summary``: :func:`sgan_helpers.sweep.summarise`'s output; ``ceiling``: a Summary drawn as a band.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    styles = {"sgan": ("SGAN", "C0", "o"), "supervised": ("baseline (no GAN)", "C1", "s")}
+    for method, (label, color, marker) in styles.items():
+        rows = sorted((n, s) for (m, n), s in summary.items() if m == method
+                      and (ceiling is None or n != ceiling.n_labels))
+        if not rows:
+            continue
+        xs = np.array([n for n, _ in rows], dtype=float)
+        means = np.array([100 * s.mean for _, s in rows])
+        lo = means - np.array([100 * min(s.values) for _, s in rows])
+        hi = np.array([100 * max(s.values) for _, s in rows]) - means
+        ax.errorbar(xs, means, yerr=[lo, hi], color=color, marker=marker, capsize=4, label=label)
+        for (n, s) in rows:
+            ax.scatter([n] * s.n, [100 * v for v in s.values], color=color, s=10, alpha=0.5)
+    if ceiling is not None:
+        ax.axhspan(100 * min(ceiling.values), 100 * max(ceiling.values), color="grey", alpha=0.3,
+                   label=f"baseline, all {ceiling.n_labels:,} labels")
+    ax.set_xscale("log")
+    budgets = sorted({n for (_, n) in summary if ceiling is None or n != ceiling.n_labels})
+    ax.set_xticks(budgets, [f"{n:,}" for n in budgets])
+    ax.set(xlabel="labelled images (log scale)", ylabel="test accuracy (%)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def graphviz_available() -> bool:
     """True when Graphviz's ``dot`` program is on PATH (needed by keras.utils.plot_model)."""
     return shutil.which("dot") is not None

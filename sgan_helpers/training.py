@@ -46,6 +46,7 @@ from .averaging import WeightAverage
 from .discriminators import BETA_1, LEARNING_RATE, logits_model, make_optimizer, stacked_discriminators
 from .evaluation import predict_proba
 from .generator import LATENT_DIM, build_generator
+from .improved import FEATURES, OUTPUTS, data_dependent_init, mlp_discriminators, mlp_generator
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on the user's setup
     raise ImportError(
@@ -56,7 +57,27 @@ import tensorflow as tf  # noqa: E402  (after the backend check, on purpose)
 
 SCHEDULES = ("tutorial", "combined")
 GENERATOR_LOSSES = ("bce", "feature_matching")
+ARCHITECTURES = ("tutorial", "mlp")
+"""``tutorial``: the 2019 tutorial's CNNs; ``mlp``: Salimans et al.'s MLPs (:mod:`sgan_helpers.improved`)."""
+METHODS = ("sgan", "supervised")
+"""``supervised``: the baseline: the same classifier trained on the labelled images only (no GAN)."""
+LR_SCHEDULES = ("constant", "linear")
+"""``linear``: the learning rate holds for the first half of the run, then falls linearly to 0."""
 AUTO = speed.AUTO
+RECIPES: dict[str, dict[str, Any]] = {
+    "tutorial": {},
+    "series": {"schedule": "combined", "ema_decay": 0.999},
+    "improved": {"architecture": "mlp", "schedule": "combined", "generator_loss": "feature_matching",
+                 "batch_size": 200, "learning_rate": 3e-3, "unlabelled_weight": 0.5,
+                 "ema_decay": 0.999, "lr_schedule": "linear"},
+}
+"""Named bundles of :class:`TrainConfig` fields. ``tutorial``: the 2019 tutorial (the defaults).
+``series``: the tutorial's models with Salimans et al.'s combined D update and a weight average:
+what ``make run`` and the shipped ``pretrained/mnist_100labels`` use.
+``improved``: Salimans et al.'s (2016) MNIST recipe: MLPs with weight normalisation and Gaussian
+noise, feature matching, one combined D update per step on 100 labelled + 100 unlabelled + 100
+generated images (batch_size 200 = two halves of 100), Adam at 3e-3, unlabelled loss weighted 1/2,
+plus a weight average and a learning rate that decays over the second half of the run."""
 EVALUATIONS = 5
 """A ``minutes`` run without ``steps_per_epoch`` evaluates about this often, on any machine."""
 PROBE_STEPS = (5, 20)
@@ -66,6 +87,13 @@ CONFIG = "config.json"
 OPERATIONAL_FIELDS = ("jit_compile", "checkpoint_every", "eval_train", "log_every")
 """Config fields that say how a run is operated, not what it computes: ``--resume`` may change them
 (the session's entry in ``config.json`` records the change). Every other field defines the run."""
+
+
+def recipe_config(recipe: str = "tutorial", **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from a named recipe (:data:`RECIPES`), with fields overridden."""
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {tuple(RECIPES)}, got {recipe!r}.")
+    return TrainConfig(**{**RECIPES[recipe], **overrides})
 
 
 class RunFolderError(RuntimeError):
@@ -89,6 +117,12 @@ class TrainConfig:
     beta_1: float = BETA_1
     schedule: str = "tutorial"
     generator_loss: str = "bce"  # "feature_matching": Salimans et al. (2016), section 3.1
+    architecture: str = "tutorial"  # "mlp": Salimans et al.'s MNIST MLPs (sgan_helpers.improved)
+    method: str = "sgan"  # "supervised": the no-GAN baseline on the same labelled images
+    unlabelled_weight: float = 1.0  # weight of the real/fake (unlabelled) loss in D's update
+    lr_schedule: str = "constant"  # "linear": hold, then decay to 0 over the second half
+    noise_scale: float = 1.0  # mlp only: multiplies its Gaussian noise levels (0 = no noise)
+    generator_output: str = "softplus"  # mlp only: "sigmoid" is the paper's (it saturates here)
     # "auto": the fastest for this machine (sgan_helpers.speed); or True/False, "float32"/"mixed_bfloat16"
     jit_compile: bool | str = AUTO
     precision: str = AUTO
@@ -101,7 +135,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         info = data_mod.dataset_info(self.dataset)  # raises for unknown names
         n_classes = info.n_classes
-        if self.n_labels < 1 or self.n_labels % n_classes:
+        if isinstance(self.n_labels, bool) or self.n_labels < 1 or self.n_labels % n_classes:
             raise ValueError(
                 f"n_labels must be a positive multiple of the {n_classes} classes "
                 f"(so each class gets the same number), got {self.n_labels}."
@@ -116,8 +150,20 @@ class TrainConfig:
         if self.generator_loss not in GENERATOR_LOSSES:
             raise ValueError(
                 f"generator_loss must be one of {GENERATOR_LOSSES}, got {self.generator_loss!r}.")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}.")
+        for name, allowed in (("schedule", SCHEDULES), ("architecture", ARCHITECTURES),
+                              ("method", METHODS), ("lr_schedule", LR_SCHEDULES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}.")
+        for name in ("unlabelled_weight", "noise_scale"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}.")
+        if self.generator_output not in OUTPUTS:
+            raise ValueError(f"generator_output must be one of {OUTPUTS}, got {self.generator_output!r}.")
+        if self.generator_output != "softplus" and self.architecture != "mlp":
+            raise ValueError("generator_output applies to architecture='mlp' only.")
+        if self.noise_scale != 1.0 and self.architecture != "mlp":
+            raise ValueError("noise_scale applies to architecture='mlp' only (the tutorial's CNN has "
+                             "dropout, no noise layers).")
         for name in ("batch_size", "latent_dim", "checkpoint_every", "log_every", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -245,6 +291,36 @@ def enable_gpu_determinism() -> bool:
     return False
 
 
+class HoldThenLinear(keras.optimizers.schedules.LearningRateSchedule):
+    """The learning rate for ``lr_schedule="linear"``: ``rate`` for the first half of the run,
+    then linearly down to 0 at its last step. ``total_applies`` (a variable: a ``minutes`` run
+    knows its length only after measuring its speed) counts optimizer updates, not steps."""
+
+    def __init__(self, rate: float, total_applies) -> None:
+        self.rate = float(rate)
+        self.total_applies = total_applies
+
+    def __call__(self, iteration):
+        t = keras.ops.cast(iteration, "float32") / keras.ops.maximum(
+            keras.ops.cast(self.total_applies, "float32"), 1.0)
+        return self.rate * keras.ops.clip(2.0 * (1.0 - t), 0.0, 1.0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"rate": self.rate, "total_applies": float(keras.ops.convert_to_numpy(self.total_applies))}
+
+
+def build_models(architecture: str, n_classes: int, latent_dim: int, noise_scale: float = 1.0,
+                 generator_output: str = "softplus"):
+    """``(d_model, c_model, generator, features_layer_name)`` of an architecture (:data:`ARCHITECTURES`)."""
+    if architecture == "mlp":
+        d_model, c_model = mlp_discriminators(n_classes=n_classes, noise_scale=noise_scale)
+        return d_model, c_model, mlp_generator(latent_dim, generator_output), FEATURES
+    if architecture == "tutorial":
+        d_model, c_model = stacked_discriminators(n_classes=n_classes)
+        return d_model, c_model, build_generator(latent_dim), "dropout"
+    raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}.")
+
+
 def _check_sizes(config: TrainConfig, x_train: np.ndarray, y_train: np.ndarray) -> None:
     """Refuse sizes the data cannot serve, before anything large is allocated."""
     if len(x_train) != len(y_train):
@@ -270,8 +346,11 @@ class SGANTrainer:
         (x_train, y_train), (x_test, y_test) = data or data_mod.load_dataset(config.dataset)
         _check_sizes(config, x_train, y_train)
         label_rng = np.random.default_rng([config.seed, 0])
-        self.sup_index = data_mod.select_supervised_indices(  # checks the per-class counts
-            np.asarray(y_train), config.n_labels, label_rng, info.n_classes)
+        if config.n_labels == len(y_train):  # every label (the baseline's ceiling), in file order
+            self.sup_index = np.arange(len(y_train))
+        else:
+            self.sup_index = data_mod.select_supervised_indices(  # checks the per-class counts
+                np.asarray(y_train), config.n_labels, label_rng, info.n_classes)
         """Indices (into the training set) of the labelled images; ``config.json`` stores them."""
         self.sup_sha256 = data_mod.digest(x_train[self.sup_index], np.asarray(y_train)[self.sup_index])
         """SHA-256 of the labelled images (as loaded, uint8) and their labels; ``config.json`` stores it."""
@@ -283,25 +362,39 @@ class SGANTrainer:
             100, config.latent_dim, np.random.default_rng([config.seed, 2])
         )
 
+        self.n_classes = info.n_classes
         previous_policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(config.precision)
         try:
-            self.d_model, self.c_model = stacked_discriminators(n_classes=info.n_classes)
+            self.d_model, self.c_model, self.generator, features = self._build()
             self.logits = logits_model(self.c_model)
-            # the 2,048 features under the logits, for the feature-matching generator loss
-            self.features = keras.Model(self.logits.input, self.logits.get_layer("dropout").output)
-            self.generator = build_generator(config.latent_dim)
+            # the layer under the logits, for the feature-matching generator loss
+            self.features = keras.Model(self.logits.input, self.logits.get_layer(features).output)
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
+        if config.architecture == "mlp":  # weight normalisation's data-dependent initialisation (D only)
+            init_rng = np.random.default_rng([config.seed, 3])
+            data_dependent_init(self.logits, self.x_train[init_rng.integers(0, len(self.x_train), 500)])
         self.disc_vars = list(self.logits.trainable_variables)
         self.average: WeightAverage | None = None  # the classifier's weight average, if kept
         self.ema_c: keras.Model | None = None  # its float32 classifier (softmax), what is saved
         if config.ema_decay is not None:
-            _, self.ema_c = stacked_discriminators(n_classes=info.n_classes)
+            self.ema_c = self._build()[1]
             self.average = WeightAverage(self.logits, logits_model(self.ema_c), config.ema_decay)
         self.gen_vars = list(self.generator.trainable_variables)
-        opt = dict(learning_rate=config.learning_rate, beta_1=config.beta_1)
-        self.c_opt, self.d_opt, self.g_opt = (make_optimizer(**opt) for _ in range(3))
+        # optimizer updates per training step, for the learning-rate schedule
+        applies = {"c": 1, "d": 2 if config.schedule == "tutorial" else 1, "g": 1}
+        if config.method == "supervised":
+            applies = {"c": 1, "d": 1, "g": 1}
+        self.planned_steps = keras.Variable(float(config.total_steps), trainable=False, name="planned_steps")
+
+        def rate(kind: str):
+            if config.lr_schedule == "constant":
+                return config.learning_rate
+            return HoldThenLinear(config.learning_rate, self.planned_steps * applies[kind])
+
+        self.c_opt, self.d_opt, self.g_opt = (
+            make_optimizer(learning_rate=rate(kind), beta_1=config.beta_1) for kind in "cdg")
         self.c_opt.build(self.disc_vars)
         self.d_opt.build(self.disc_vars)
         self.g_opt.build(self.gen_vars)
@@ -312,10 +405,21 @@ class SGANTrainer:
         self.train_seconds = 0.0
         self.window, self.epoch_metrics = StepMetrics(), StepMetrics()  # running means
         step_fn = self._tutorial_step if config.schedule == "tutorial" else self._combined_step
+        if config.method == "supervised":
+            step_fn = self._supervised_step
         if self.average is not None:
             step_fn = self._with_ema(step_fn)
         self._step_fn = tf.function(step_fn, jit_compile=config.jit_compile)
         self._logits_fns: dict[str, Any] = {}
+
+    def _build(self):
+        """Fresh models of this run's architecture (in the current dtype policy)."""
+        c = self.config
+        return build_models(c.architecture, self.n_classes, c.latent_dim, c.noise_scale, c.generator_output)
+
+    def set_planned_steps(self, steps: int) -> None:
+        """Tell the learning-rate schedule the run's length (a ``minutes`` run learns it late)."""
+        self.planned_steps.assign(float(steps))
 
     # ------------------------------------------------------------ averaging
     @property
@@ -349,26 +453,30 @@ class SGANTrainer:
         loss = _class_loss(y_lab, lab_logits)
         return loss, {"c_acc": _accuracy(y_lab, lab_logits), "c_loss": loss}
 
+    def _supervised_step(self, x_lab, y_lab, x_real, z_fake, z_gen):
+        """The baseline: the classifier's update on labelled images alone (the rest is unused)."""
+        return self._apply(self.c_opt, lambda: self._classifier_loss(x_lab, y_lab), self.disc_vars)
+
     def _tutorial_step(self, x_lab, y_lab, x_real, z_fake, z_gen):
         logits, disc = self.logits, self.disc_vars
         out = self._apply(self.c_opt, lambda: self._classifier_loss(x_lab, y_lab), disc)
 
         def real_loss():
             loss = _bce_real(_d_logit(logits(x_real, training=True)))
-            return loss, {"d_real": loss}
+            return self.config.unlabelled_weight * loss, {"d_real": loss}
 
         out |= self._apply(self.d_opt, real_loss, disc)
-        x_fake = self.generator(z_fake, training=False)
+        x_fake = self.generator(z_fake, training=True)
 
         def fake_loss():
             loss = _bce_fake(_d_logit(logits(x_fake, training=True)))
-            return loss, {"d_fake": loss}
+            return self.config.unlabelled_weight * loss, {"d_fake": loss}
 
         out |= self._apply(self.d_opt, fake_loss, disc)
         return out | self._generator_update(z_gen, x_real)
 
     def _combined_step(self, x_lab, y_lab, x_real, z_fake, z_gen):
-        x_fake = self.generator(z_fake, training=False)
+        x_fake = self.generator(z_fake, training=True)
         n_lab, n_real = keras.ops.shape(x_lab)[0], keras.ops.shape(x_real)[0]
 
         def d_loss_fn():  # one larger pass over labelled + real + fake images
@@ -377,7 +485,8 @@ class SGANTrainer:
             parts = {"c_acc": _accuracy(y_lab, lab_logits), "c_loss": _class_loss(y_lab, lab_logits),
                      "d_real": _bce_real(_d_logit(all_logits[n_lab:n_lab + n_real])),
                      "d_fake": _bce_fake(_d_logit(all_logits[n_lab + n_real:]))}
-            return parts["c_loss"] + parts["d_real"] + parts["d_fake"], parts
+            unlabelled = parts["d_real"] + parts["d_fake"]
+            return parts["c_loss"] + self.config.unlabelled_weight * unlabelled, parts
 
         return self._apply(self.d_opt, d_loss_fn, self.disc_vars) | self._generator_update(z_gen, x_real)
 
@@ -416,9 +525,8 @@ class SGANTrainer:
         """Float32 twins of the mixed-precision models, for export and evaluation (``None`` in float32)."""
         if self.config.precision == "float32":
             return None
-        _, classifier = stacked_discriminators(n_classes=n_classes)
-        return {"classifier": classifier, "logits": logits_model(classifier),
-                "generator": build_generator(self.config.latent_dim)}
+        _, classifier, generator, _ = self._build()
+        return {"classifier": classifier, "logits": logits_model(classifier), "generator": generator}
 
     def _classifier(self, weights: str = "raw") -> tuple[keras.Model, keras.Model]:
         """(classifier, its logits model) in float32: the training weights or the averaged ones."""
@@ -638,6 +746,7 @@ def run_training(
     command: str | None = None,
     progress: bool | None = None,
     data: data_mod.Arrays | None = None,
+    expect_indices: list[int] | None = None,
 ) -> SGANTrainer:
     """Train into ``out_dir``, checkpointing as we go; ``resume=True`` continues an interrupted run.
 
@@ -647,7 +756,8 @@ def run_training(
     end), ``history.json``, ``samples/epoch_NNN.png``, and at each epoch end
     ``classifier.keras`` and ``generator.keras``. From the moment ``config.json`` exists,
     ``resume=True`` works; before, a new run does. ``progress=None`` shows a bar only on a
-    terminal/notebook.
+    terminal/notebook. ``expect_indices``: the labelled images another run used (a baseline
+    must train on exactly those); a different draw is refused before anything is written.
     """
     from tqdm.auto import tqdm
 
@@ -671,6 +781,10 @@ def run_training(
 
     trainer = SGANTrainer(config, data=data)
     trainer.speed = choice
+    if expect_indices is not None and trainer.sup_index.tolist() != list(expect_indices):
+        raise RunFolderError(
+            "the labelled images differ from the run's (its config.json lists other indices for the "
+            "same dataset, labels and seed: the dataset file changed?); nothing was written.")
     if info is not None:
         files.remove_stale_temps(out)  # left by a kill -9 in the middle of a write
         if ckpt_path.is_file():
@@ -704,7 +818,8 @@ def run_training(
 
     total = None if config.sized_by_time else config.total_steps
     per_epoch = config.epoch_steps
-    bar = tqdm(total=total, initial=trainer.step, unit="step", desc="SGAN", dynamic_ncols=True,
+    bar = tqdm(total=total, initial=trainer.step, unit="step", dynamic_ncols=True,
+               desc="SGAN" if config.method == "sgan" else "baseline",
                disable=None if progress is None else not progress)
     tick = time.perf_counter()
     probe: tuple[int, float] | None = None  # (step, time) where a minutes run starts timing
@@ -732,6 +847,7 @@ def run_training(
                 per_epoch = config.epoch_steps
             config = replace(config, steps=total)
             trainer.config = config
+            trainer.set_planned_steps(total)
             info["config"], info["total_steps"] = config.to_dict(), total
             info["steps_from_minutes"] = {"minutes": config.minutes, "steps_per_s": round(rate, 3),
                                           "measured_steps": [probe[0], step], "steps": total}
@@ -751,10 +867,11 @@ def run_training(
                       **trainer.evaluate(), "train_seconds": round(trainer.train_seconds, 2)}
             trainer.epoch_metrics = StepMetrics()
             trainer.history["epochs"].append(record)
-            save_sample_grid(trainer.saved_generator(), trainer.grid_latent,
-                             out / "samples" / f"epoch_{record['epoch']:03d}.png")
             files.save_model(trainer.saved_classifier(), out / "classifier.keras")
-            files.save_model(trainer.saved_generator(), out / "generator.keras")
+            if config.method == "sgan":  # a supervised baseline trains no generator
+                save_sample_grid(trainer.saved_generator(), trainer.grid_latent,
+                                 out / "samples" / f"epoch_{record['epoch']:03d}.png")
+                files.save_model(trainer.saved_generator(), out / "generator.keras")
             files.write_json(out / "history.json", trainer.history)
             trainer.save_checkpoint(ckpt_path)
             shown = " ".join(f"{k}={v:.4f}" for k, v in record.items() if k.endswith("_acc"))

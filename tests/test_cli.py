@@ -246,3 +246,57 @@ def test_calibrate_times_each_setting_and_auto_then_uses_the_winner(tmp_path, ca
     assert (tmp_path / "speed.json").is_file()
     choice = speed.resolve()  # the rule alone would say XLA off for this AVX-512 CPU
     assert (choice.jit_compile, choice.source) == (True, "calibration")
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["train", "--recipe", "best"], "invalid choice"),
+    (["train", "--noise-scale", "-1"], "must be 0 or more"),
+    (["train", "--learning-rate", "0"], "must be more than 0"),
+    (["train", "--generator-output", "tanh"], "invalid choice"),
+    (["sweep", "--steps", "3", "--out", "x", "--set", "bogus=1"], "expected FIELD=VALUE"),
+    (["sweep", "--steps", "3", "--out", "x", "--labels", "0"], "must be at least 1"),
+    (["sweep", "--out", "x"], "required: --steps"),
+])
+def test_bad_recipe_and_sweep_arguments_exit_2(argv, match, capsys):
+    code, _, err = _run(argv, capsys)
+    assert code == 2 and match in err
+
+
+def test_bad_recipe_values_exit_1(tmp_path, capsys):
+    code, _, err = _run(["train", "--noise-scale", "0.5", "--out", str(tmp_path / "r")], capsys)
+    assert code == 1 and "noise_scale applies to architecture='mlp' only" in _one_error_line(err)
+    code, _, err = _run(["sweep", "--steps", "3", "--out", str(tmp_path / "s")], capsys)
+    assert code == 1 and "--baseline-steps is needed" in _one_error_line(err)
+    code, _, err = _run(["baseline", "--labels-from", str(tmp_path / "nowhere")], capsys)
+    assert code == 1 and "no config.json there" in _one_error_line(err)
+
+
+def test_baseline_from_an_sgan_run(tmp_path, capsys, small_data):
+    sgan, base = tmp_path / "sgan", tmp_path / "base"
+    code, _, _ = _run(["train", *TINY, "--recipe", "improved", "--labels", "50", "--seed", "3",
+                       "--out", str(sgan)], capsys)
+    assert code == 0
+    code, stdout, _ = _run(["baseline", *TINY, "--recipe", "improved", "--labels-from", str(sgan),
+                            "--out", str(base)], capsys)
+    assert code == 0 and "Baseline (no GAN): Test accuracy (averaged weights)" in stdout
+    a, b = (json.loads((d / "config.json").read_text()) for d in (sgan, base))
+    assert a["labelled_indices"] == b["labelled_indices"] and len(b["labelled_indices"]) == 50
+    assert b["config"]["method"] == "supervised" and b["config"]["seed"] == 3
+    assert b["config"]["architecture"] == "mlp" and not (base / "generator.keras").exists()
+    code, _, err = _run(["baseline", *TINY, "--labels-from", str(sgan), "--labels", "20",
+                         "--out", str(tmp_path / "other")], capsys)
+    assert code == 1 and "sets n_labels from that run" in _one_error_line(err)
+
+
+def test_sweep_command_runs_and_skips(tmp_path, capsys, small_data):
+    argv = ["sweep", "--labels", "20", "--draws", "1", "--steps", "2", "--baseline-steps", "2",
+            "--precision", "float32", "--set", "noise_scale=0", "--out", str(tmp_path / "res"),
+            "--runs", str(tmp_path / "runs")]
+    code, stdout, _ = _run(argv, capsys)
+    assert code == 0 and "2 cells" in stdout
+    record = json.loads((tmp_path / "res" / "sgan-mnist-20labels-seed1.json").read_text())
+    assert record["config"]["noise_scale"] == 0 and "--noise-scale 0" in record["command"]
+    assert record["sweep_command"].startswith("python -m sgan_helpers sweep --labels 20")
+    assert (tmp_path / "res" / "sgan-mnist-20labels-seed1.png").is_file()
+    code, stdout, _ = _run(argv, capsys)
+    assert code == 0 and "2 done" in stdout and "[1/2]" not in stdout

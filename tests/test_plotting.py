@@ -68,3 +68,27 @@ def test_sgan_step_diagram_shows_which_weights_each_loss_moves():
     assert texts.count("G") == 2 and texts.count("D / C") == 4  # G in the two rows that make fakes
     assert any("through D" in t for t in texts)
     plt.close(fig)
+
+
+def test_comparison_figures():
+    from sgan_helpers.sweep import Summary
+
+    names = [str(i) for i in range(10)]
+    fig = plotting.plot_per_class({"a": np.linspace(0.5, 1, 10), "b": np.full(10, 0.7)}, names, "t")
+    assert len(fig.axes[0].patches) == 20
+    plt.close(fig)
+    diff = np.zeros((10, 10), int)
+    diff[3, 5], diff[5, 3] = -4, 2
+    fig = plotting.plot_confusion_difference(diff, names, "t")
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert texts == {"-4", "+2"}
+    plt.close(fig)
+    summary = {("sgan", 20): Summary("sgan", 20, (0.5, 0.6, 0.7)),
+               ("supervised", 20): Summary("supervised", 20, (0.4, 0.5, 0.45)),
+               ("supervised", 60000): Summary("supervised", 60000, (0.98, 0.985, 0.99))}
+    fig = plotting.plot_label_budget(summary, "t", ceiling=summary[("supervised", 60000)])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["20"]
+    assert {"SGAN", "baseline (no GAN)", "baseline, all 60,000 labels"} <= {
+        t.get_text() for t in ax.get_legend().get_texts()}
+    plt.close(fig)

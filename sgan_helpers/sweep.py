@@ -1,0 +1,278 @@
+"""Does the GAN help? SGAN vs the supervised baseline over label budgets and label draws.
+
+A sweep is a grid of *cells*: (method, label budget, draw). Draw ``k`` is seed ``k``: the seed
+picks the labelled images (the same for the SGAN and its baseline) and every other random
+choice. Each cell trains into its own run folder, then stores one compact JSON file in the
+results folder: the command, the config, the labelled images' indices and SHA-256, the machine,
+the wall time and every accuracy the run measured. A cell whose JSON exists is done; an
+interrupted cell resumes from its run folder's checkpoint. The notebooks read only the JSON files.
+
+No label beyond the budget chooses anything: every cell trains a fixed number of steps, decided
+before the sweep, and reports its final weights' test accuracy (never the best one seen).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BUDGETS = (20, 50, 100, 200, 1000)
+DEFAULT_DRAWS = 3
+EVALUATIONS = 5
+"""Each cell evaluates this many times (its learning curve); the last one is its result."""
+FORMAT = 1
+SETTABLE = ("architecture", "schedule", "generator_loss", "batch_size", "learning_rate", "lr_schedule",
+            "unlabelled_weight", "noise_scale", "generator_output", "ema_decay")
+"""Recipe fields a sweep may override (``--set``), each a CLI option of ``train`` of the same name."""
+
+PUBLISHED = {
+    "odena2016": "Odena (2016): the SGAN's classifier did as well as or better than the same CNN "
+                 "trained alone on MNIST with 25, 50, 100 and 1,000 labels.",
+    "salimans2016": "Salimans et al. (2016), feature matching, 100 labels: 93 +/- 6.5 test errors "
+                    "in 10,000 (99.07 %), after 300 epochs.",
+}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What a sweep trains: one recipe, one dataset, budgets x draws x methods, fixed lengths."""
+
+    recipe: str = "improved"
+    dataset: str = "mnist"
+    budgets: tuple[int, ...] = DEFAULT_BUDGETS
+    draws: int = DEFAULT_DRAWS
+    steps: int = 3000
+    baseline_steps: int | None = 3000
+    ceiling_steps: int | None = None
+    methods: tuple[str, ...] = ("sgan", "supervised")
+    precision: str = "auto"
+    overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"noise_scale": 0}: an ablation
+
+    def __post_init__(self) -> None:
+        unknown = set(self.overrides) - set(SETTABLE)
+        if unknown:
+            raise ValueError(f"cannot override {sorted(unknown)}; settable: {', '.join(SETTABLE)}.")
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SweepSpec:
+        """The spec stored in a result record (JSON lists back to tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in record["spec"].items()})
+
+    def cells(self) -> list[Cell]:
+        """Every cell, draw by draw (so a partial sweep already has whole draws)."""
+        from .data import dataset_info
+
+        out = []
+        for seed in range(1, self.draws + 1):
+            for budget in self.budgets:
+                for method in self.methods:
+                    steps = self.steps if method == "sgan" else self.baseline_steps
+                    if steps is None:
+                        raise ValueError("baseline_steps is needed when methods include 'supervised'.")
+                    out.append(Cell(method, budget, seed, steps))
+        if self.ceiling_steps is not None:  # the baseline on every label: the ceiling
+            n_train = dataset_info(self.dataset).n_train
+            out += [Cell("supervised", n_train, seed, self.ceiling_steps)
+                    for seed in range(1, self.draws + 1)]
+        return out
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of a sweep."""
+
+    method: str
+    n_labels: int
+    seed: int
+    steps: int
+
+    def name(self, dataset: str) -> str:
+        return f"{self.method}-{dataset}-{self.n_labels}labels-seed{self.seed}"
+
+    def config(self, spec: SweepSpec):
+        """The run's :class:`~sgan_helpers.training.TrainConfig`."""
+        from .training import recipe_config
+
+        return recipe_config(spec.recipe, **spec.overrides, dataset=spec.dataset, n_labels=self.n_labels,
+                             seed=self.seed, method=self.method, steps=self.steps,
+                             steps_per_epoch=max(1, -(-self.steps // EVALUATIONS)),
+                             eval_train=False, precision=spec.precision, checkpoint_every=1000)
+
+    def command(self, spec: SweepSpec, out: Path | str) -> str:
+        """The single CLI command that trains this cell on its own."""
+        verb = "train" if self.method == "sgan" else "baseline"
+        options = "".join(f"--{'ema' if k == 'ema_decay' else k.replace('_', '-')} {v} "
+                          for k, v in spec.overrides.items())
+        return (f"python -m sgan_helpers {verb} --recipe {spec.recipe} {options}--dataset {spec.dataset} "
+                f"--labels {self.n_labels} --seed {self.seed} --steps {self.steps} "
+                f"--steps-per-epoch {max(1, -(-self.steps // EVALUATIONS))} --no-train-eval "
+                f"--checkpoint-every 1000 --precision {spec.precision} --out {out}")
+
+
+def cell_record(run_dir: Path | str, spec: SweepSpec, cell: Cell, sweep_command: str | None,
+                history: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The compact result of a finished run folder (what the notebooks read); ``history``
+    defaults to the folder's ``history.json``."""
+    run_dir = Path(run_dir)
+    info = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    if history is None:
+        history = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
+    config = info["config"]
+    key = "ema_test_acc" if config.get("ema_decay") is not None else "test_acc"
+    epochs = history["epochs"]
+    if not epochs or epochs[-1]["step"] != cell.steps:
+        raise ValueError(f"{run_dir} has not finished ({cell.steps} steps).")
+    n_train = len(info["labelled_indices"]) if info.get("labelled_indices") is not None else None
+    every_label = n_train is not None and cell.n_labels == n_train and cell.n_labels > 10_000
+    return {
+        "format": FORMAT,
+        "cell": asdict(cell), "spec": asdict(spec), "name": cell.name(spec.dataset),
+        "sweep_command": sweep_command, "command": cell.command(spec, run_dir),
+        "config": config,
+        "labelled_indices": "all" if every_label else info.get("labelled_indices"),
+        "labelled_sha256": info.get("labelled_sha256"),
+        "sessions": info["sessions"], "machine": info["sessions"][-1].get("machine"),
+        "speed": info["sessions"][-1].get("speed"),
+        "wall_seconds": info.get("wall_seconds"), "train_seconds": info.get("train_seconds"),
+        "test_acc_key": key, "test_acc": epochs[-1][key],
+        "curve": [{k: v for k, v in e.items() if k == "step" or k.endswith("_acc") or k == "train_seconds"}
+                  for e in epochs],
+    }
+
+
+def run_sweep(spec: SweepSpec, out: Path | str, runs: Path | str, command: str | None = None,
+              dry_run: bool = False, data=None) -> list[Path]:
+    """Train every cell not done yet; return the result files (done ones included)."""
+    from . import files
+    from .training import folder_state, run_training
+
+    out, runs = Path(out), Path(runs)
+    cells = spec.cells()
+    done = [c for c in cells if (out / f"{c.name(spec.dataset)}.json").is_file()]
+    print(f"Sweep: {len(cells)} cells ({spec.recipe} recipe, {spec.dataset}); {len(done)} done; "
+          f"results in {out}/, run folders in {runs}/", flush=True)
+    paths = []
+    for i, cell in enumerate(cells, start=1):
+        name = cell.name(spec.dataset)
+        path = out / f"{name}.json"
+        paths.append(path)
+        if path.is_file():
+            store_samples(runs / name, out / f"{name}.png")  # backfill (results made before 0.3)
+            continue
+        run_dir = runs / name
+        resume = folder_state(run_dir) == "run"
+        print(f"[{i}/{len(cells)}] {name}: {cell.steps} steps" + (" (resuming)" if resume else ""),
+              flush=True)
+        if dry_run:
+            continue
+        started = time.perf_counter()
+        trainer = run_training(cell.config(spec), run_dir, resume=resume,
+                               command=cell.command(spec, run_dir), progress=False, data=data)
+        record = cell_record(run_dir, spec, cell, command, trainer.history)
+        store_samples(run_dir, out / f"{name}.png")
+        files.write_json(path, record)  # last: a cell is done when its JSON exists
+        print(f"    test accuracy {100 * record['test_acc']:.2f}% "
+              f"({time.perf_counter() - started:.0f} s)", flush=True)
+    return paths
+
+
+def store_samples(run_dir: Path, target: Path) -> Path | None:
+    """Copy an SGAN run's last sample grid (its generator's images at the end) beside its record."""
+    from . import files
+
+    grids = sorted((run_dir / "samples").glob("epoch_*.png")) if run_dir.is_dir() else []
+    if not grids or target.is_file():
+        return None
+    data = grids[-1].read_bytes()
+    files.write_with(target, lambda tmp: tmp.write_bytes(data), suffix=".png")
+    return target
+
+
+# ------------------------------------------------------------------ reading results
+def load_results(folder: Path | str) -> list[dict[str, Any]]:
+    """Every cell record in ``folder`` (sorted by name); a clear error if there is none."""
+    folder = Path(folder)
+    paths = sorted(folder.glob("*.json"))
+    if not paths:
+        raise FileNotFoundError(f"no sweep results in {folder}: run the sweep first (README, `make sweep`).")
+    out = []
+    for p in paths:
+        try:
+            record = json.loads(p.read_text(encoding="utf-8"))
+            record["test_acc"], record["cell"]["n_labels"]  # noqa: B018 (check the keys exist)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{p}: not a sweep result ({type(err).__name__}: {err}).") from err
+        out.append(record)
+    return out
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Test accuracy over the draws of one (method, budget)."""
+
+    method: str
+    n_labels: int
+    values: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation (0 for a single draw)."""
+        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+
+def summarise(records: Iterable[dict[str, Any]]) -> dict[tuple[str, int], Summary]:
+    """``{(method, n_labels): Summary}`` over the draws (seeds)."""
+    groups: dict[tuple[str, int], list[tuple[int, float]]] = {}
+    for r in records:
+        c = r["cell"]
+        groups.setdefault((c["method"], c["n_labels"]), []).append((c["seed"], r["test_acc"]))
+    return {k: Summary(k[0], k[1], tuple(v for _, v in sorted(vals))) for k, vals in sorted(groups.items())}
+
+
+def pct(x: float) -> str:
+    """An accuracy as the notebooks and README print it: ``95.12``."""
+    return f"{100 * x:.2f}"
+
+
+def table_rows(summary: dict[tuple[str, int], Summary]) -> list[dict[str, Any]]:
+    """One row per budget: SGAN and baseline mean +/- std (in %) and the gain in points."""
+    budgets = sorted({n for _, n in summary})
+    rows = []
+    for n in budgets:
+        sgan, base = summary.get(("sgan", n)), summary.get(("supervised", n))
+        rows.append({
+            "labels": n,
+            "sgan": None if sgan is None else f"{pct(sgan.mean)} ± {pct(sgan.std)}",
+            "baseline": None if base is None else f"{pct(base.mean)} ± {pct(base.std)}",
+            "gain": None if sgan is None or base is None else f"{100 * (sgan.mean - base.mean):+.2f}",
+            "draws": max(s.n for s in (sgan, base) if s is not None),
+        })
+    return rows
+
+
+def markdown_table(summary: dict[tuple[str, int], Summary]) -> str:
+    """The table the notebooks show and the README holds (test accuracy, %, mean ± std over draws)."""
+    lines = ["| labels | SGAN | baseline (no GAN) | SGAN − baseline (points) | draws |",
+             "|---:|---:|---:|---:|---:|"]
+    for r in table_rows(summary):
+        lines.append(f"| {r['labels']:,} | {r['sgan'] or '–'} | {r['baseline'] or '–'} | "
+                     f"{r['gain'] or '–'} | {r['draws']} |")
+    return "\n".join(lines)
+
+
+def total_hours(records: Iterable[dict[str, Any]]) -> float:
+    """Wall time of every stored run together, in hours."""
+    return sum(r.get("wall_seconds") or 0.0 for r in records) / 3600

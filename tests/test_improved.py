@@ -1,0 +1,188 @@
+"""The improved recipe: Salimans et al.'s MLPs, weight normalisation, recipes, the supervised baseline."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import n_changed, snapshot, tiny_config
+from sgan_helpers import evaluation
+from sgan_helpers.improved import (
+    FEATURES,
+    HIDDEN,
+    WeightNormDense,
+    data_dependent_init,
+    mlp_discriminators,
+    mlp_generator,
+)
+from sgan_helpers.training import RECIPES, SGANTrainer, TrainConfig, recipe_config, run_training
+
+
+def test_weight_norm_dense_is_g_times_direction():
+    layer = WeightNormDense(3)
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype("float32")
+    layer.build((None, 5))
+    layer.scale.assign([2.0, 0.5, 1.0])
+    layer.bias.assign([0.1, 0.0, -0.1])
+    v = np.asarray(layer.kernel)
+    w = v / np.linalg.norm(v, axis=0) * np.array([2.0, 0.5, 1.0])
+    np.testing.assert_allclose(np.asarray(layer(x)), x @ w + [0.1, 0.0, -0.1], rtol=1e-5, atol=1e-6)
+    # scaling the direction changes nothing: only g sets the length
+    layer.kernel.assign(10 * v)
+    np.testing.assert_allclose(np.asarray(layer(x)), x @ w + [0.1, 0.0, -0.1], rtol=1e-5, atol=1e-5)
+
+
+def test_mlp_shapes_names_and_parameter_counts():
+    d, c = mlp_discriminators()
+    assert d.output_shape == (None, 1) and c.output_shape == (None, 10)
+    widths = [784, *HIDDEN, 10]
+    # per Dense layer: kernel + scale + bias
+    assert c.count_params() == sum(a * b + 2 * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    assert c.get_layer(FEATURES).units == HIDDEN[-1]
+    # hidden lengths are fixed (set by the initialisation), the last layer's is learned
+    assert not c.get_layer("dense_1").scale.trainable and c.get_layer("class_logits").scale.trainable
+    g = mlp_generator()
+    assert g.output_shape == (None, 28, 28, 1)
+    images = np.asarray(g(np.zeros((3, 100), "float32"), training=False))
+    assert images.min() >= -1.0  # softplus >= 0, mapped like pixels: 0 -> -1
+
+
+def test_noise_only_while_training():
+    _, c = mlp_discriminators()
+    x = np.zeros((2, 28, 28, 1), "float32")
+    assert not np.array_equal(np.asarray(c(x, training=True)), np.asarray(c(x, training=True)))
+    np.testing.assert_array_equal(np.asarray(c(x)), np.asarray(c(x)))
+    _, quiet = mlp_discriminators(noise_scale=0.0)
+    assert not any(isinstance(layer, keras.layers.GaussianNoise) for layer in quiet.layers)
+
+
+def test_data_dependent_init_standardises_every_layer(small_mnist):
+    from sgan_helpers.data import preprocess
+
+    _, c = mlp_discriminators()
+    x = preprocess(small_mnist[0][0][:500])
+    data_dependent_init(c, x)
+    for layer in c.layers:
+        if isinstance(layer, WeightNormDense):
+            h = keras.Model(c.input, layer.input)(x, training=False)
+            pre = np.asarray(layer.pre_activation(h))
+            np.testing.assert_allclose(pre.mean(axis=0), 0.0, atol=1e-3)
+            np.testing.assert_allclose(pre.std(axis=0), 1.0, atol=1e-2)
+
+
+def test_mlp_models_save_and_load_safely(tmp_path):
+    _, c = mlp_discriminators()
+    g = mlp_generator()
+    for model, name in ((c, "c.keras"), (g, "g.keras")):
+        model.save(tmp_path / name)
+        loaded = evaluation.load_model(tmp_path / name)  # safe_mode=True
+        z = np.random.default_rng(1).standard_normal((2, *model.input_shape[1:])).astype("float32")
+        np.testing.assert_allclose(np.asarray(loaded(z)), np.asarray(model(z)), rtol=1e-6, atol=1e-6)
+
+
+def test_recipes_are_valid_configs_and_options_override():
+    for name in RECIPES:
+        recipe_config(name)
+    c = recipe_config("improved", learning_rate=1e-3)
+    assert c.architecture == "mlp" and c.generator_loss == "feature_matching" and c.learning_rate == 1e-3
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        recipe_config("best")
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(architecture="resnet"), "architecture must be one of"),
+    (dict(method="ssl"), "method must be one of"),
+    (dict(lr_schedule="cosine"), "lr_schedule must be one of"),
+    (dict(unlabelled_weight=-1.0), "unlabelled_weight must be 0 or more"),
+    (dict(noise_scale=0.5), "noise_scale applies to architecture='mlp' only"),
+])
+def test_bad_options_are_refused(bad, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**bad)
+
+
+def _mlp(**overrides):
+    return tiny_config(**{**RECIPES["improved"], "batch_size": 20, "ema_decay": None, **overrides})
+
+
+def test_mlp_sgan_updates_touch_only_their_weights(small_mnist):
+    trainer = SGANTrainer(_mlp(), data=small_mnist)
+    d0, g0 = snapshot(trainer.disc_vars), snapshot(trainer.gen_vars)
+    trainer.train_step()
+    assert n_changed(trainer.disc_vars, d0) == len(trainer.disc_vars)
+    assert n_changed(trainer.gen_vars, g0) == len(trainer.gen_vars)
+
+
+def test_supervised_baseline_never_touches_the_generator(small_mnist):
+    trainer = SGANTrainer(_mlp(method="supervised"), data=small_mnist)
+    d0, g0 = snapshot(trainer.disc_vars), snapshot(trainer.gen_vars)
+    for _ in range(3):
+        out = trainer.train_step()
+    assert set(out) == {"c_loss", "c_acc"}
+    assert n_changed(trainer.disc_vars, d0) == len(trainer.disc_vars) and n_changed(trainer.gen_vars, g0) == 0
+
+
+def test_unlabelled_weight_zero_is_the_classifier_loss_alone(small_mnist):
+    """With weight 0 the combined D update follows the labelled loss only: its first step equals
+    the baseline's first step on the same batch."""
+    def first_step(**overrides):
+        trainer = SGANTrainer(_mlp(lr_schedule="constant", noise_scale=0.0, **overrides), data=small_mnist)
+        trainer._step_fn(*batch)
+        return [np.asarray(v) for v in trainer.disc_vars]
+
+    batch = SGANTrainer(_mlp(), data=small_mnist)._draw_batch()
+    alone = first_step(method="supervised")
+    gap = lambda vs: max(float(np.max(np.abs(a - b))) for a, b in zip(vs, alone, strict=True))  # noqa: E731
+    # float rounding differs (one larger forward pass), and Adam can amplify it where a gradient is ~0;
+    # a real contribution of the unlabelled loss moves weights by about the learning rate (3e-3)
+    assert gap(first_step(unlabelled_weight=0.0)) < 2e-4
+    assert gap(first_step(unlabelled_weight=0.5)) > 1e-3
+
+
+def test_linear_schedule_holds_then_reaches_zero(small_mnist):
+    trainer = SGANTrainer(_mlp(steps=8, lr_schedule="linear"), data=small_mnist)
+    rates = []
+    for _ in range(8):
+        rates.append(float(trainer.d_opt.learning_rate))
+        trainer.train_step()
+    rates.append(float(trainer.d_opt.learning_rate))
+    lr = trainer.config.learning_rate
+    assert rates[:5] == pytest.approx([lr] * 5) and rates[-1] == pytest.approx(0.0)
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+
+
+def test_baseline_run_folder_has_no_generator_and_the_same_labels(tmp_path, small_mnist):
+    sgan = run_training(_mlp(), tmp_path / "sgan", data=small_mnist, progress=False)
+    base = run_training(_mlp(method="supervised"), tmp_path / "base", data=small_mnist, progress=False)
+    assert not (tmp_path / "base" / "generator.keras").exists()
+    assert (tmp_path / "sgan" / "generator.keras").exists()
+    a, b = (json.loads((tmp_path / d / "config.json").read_text()) for d in ("sgan", "base"))
+    assert a["labelled_indices"] == b["labelled_indices"] and a["labelled_sha256"] == b["labelled_sha256"]
+    assert base.history["epochs"][-1]["test_acc"] == pytest.approx(
+        evaluation.accuracy(evaluation.load_classifier(tmp_path / "base" / "classifier.keras"),
+                            base.x_test, base.y_test))
+    assert sgan.config.method == "sgan" and base.config.method == "supervised"
+
+
+def test_every_label_means_the_whole_training_set(small_mnist):
+    trainer = SGANTrainer(_mlp(method="supervised", n_labels=3000), data=small_mnist)
+    np.testing.assert_array_equal(trainer.sup_index, np.arange(3000))
+
+
+def test_plain_package_import_registers_weight_norm(tmp_path):
+    """A fresh process that imports only ``sgan_helpers`` loads an MLP classifier with safe_mode=True."""
+    import os
+    import subprocess
+    import sys
+
+    _, c = mlp_discriminators()
+    c.save(tmp_path / "c.keras")
+    code = ("import keras, sgan_helpers; m = keras.saving.load_model(r'%s', safe_mode=True); "
+            "print(type(m.get_layer('features')).__name__)" % (tmp_path / "c.keras"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("WeightNormDense")

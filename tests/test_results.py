@@ -1,0 +1,107 @@
+"""The stored results (results/) are complete, consistent, and the figures the notebooks and the README
+state are the stored ones."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sgan_helpers import sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+FOLDERS = ["sweep-mnist-improved", "sweep-mnist-series", "sweep-fashion-improved"]
+NOTEBOOKS = ["09_supervised_baseline.ipynb", "10_label_budget.ipynb", "11_fashion_mnist.ipynb",
+             "12_latent_space_explorer.ipynb"]
+PUBLISHED = {99.07, 95.9}  # Salimans et al. 2016 (93 errors in 10,000); the 2019 tutorial
+BOUNDS = {0.0, 100.0}  # "between 0 % and 100 %", "fits its images 100 %": definitions, not results
+
+
+@pytest.fixture(scope="module", params=FOLDERS)
+def records(request):
+    return sweep.load_results(RESULTS / request.param)
+
+
+def test_every_cell_has_three_draws_and_paired_images(records):
+    summary = sweep.summarise(records)
+    assert summary and all(s.n >= 3 for s in summary.values())
+    by_key = {(r["cell"]["method"], r["cell"]["n_labels"], r["cell"]["seed"]): r for r in records}
+    for (method, n, seed), r in by_key.items():
+        assert r["labelled_indices"] == "all" or len(r["labelled_indices"]) == n
+        twin = by_key.get(("supervised" if method == "sgan" else "sgan", n, seed))
+        if twin is not None:
+            assert twin["labelled_indices"] == r["labelled_indices"]
+            assert twin["labelled_sha256"] == r["labelled_sha256"]
+        assert r["test_acc"] == r["curve"][-1][r["test_acc_key"]]  # the final weights, never the best
+        assert r["curve"][-1]["step"] == r["cell"]["steps"] == r["config"]["steps"]
+        assert r["command"].startswith("python -m sgan_helpers ") and r["sweep_command"]
+        assert r["machine"]["cpu_count"] and r["wall_seconds"] > 0
+
+
+def test_readme_holds_each_table_verbatim():
+    readme = (ROOT / "README.md").read_text()
+    for folder in FOLDERS:
+        table = sweep.markdown_table(sweep.summarise(sweep.load_results(RESULTS / folder)))
+        assert table in readme, f"README's table for results/{folder} differs from the stored results"
+
+
+def _stored_values() -> set[float]:
+    values: set[float] = set()
+    for folder in FOLDERS:
+        records = sweep.load_results(RESULTS / folder)
+        values |= {r["test_acc"] for r in records}
+        for s in sweep.summarise(records).values():
+            values |= {s.mean, s.std}
+        summary = sweep.summarise(records)
+        for (m, n), s in summary.items():
+            other = summary.get(("supervised" if m == "sgan" else "sgan", n))
+            if other is not None:
+                values.add(abs(s.mean - other.mean))
+    history = json.loads((ROOT / "pretrained" / "mnist_100labels" / "history.json").read_text())
+    values |= {history["epochs"][-1]["ema_test_acc"]}
+    return values
+
+
+def _matches(number: str, values: set[float]) -> bool:
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    x = float(number)
+    return x in PUBLISHED or x in BOUNDS or any(abs(round(100 * v, decimals) - x) < 1e-9 for v in values)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_prose_figures_are_stored_figures(name):
+    """Every percentage written in a notebook's text is a stored result (or a published one):
+    figures that depend on the results are printed by code, never typed."""
+    values = _stored_values()
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for number in re.findall(r"(\d+(?:\.\d+)?)\s?%", cell.source):
+                assert _matches(number, values), f"{name}: {number} % is not a stored figure"
+
+
+def test_readme_results_section_figures_are_stored():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Does the GAN help?", 1)[1].split("\n### ", 1)[0]
+    values = _stored_values()
+    for number in re.findall(r"(\d+\.\d+)\s?%", section):
+        assert _matches(number, values), f"README: {number} % is not a stored figure"
+
+
+def test_shipped_run_records_the_draw_its_seed_gives(mnist):
+    """The shipped run's labelled indices (added after it was made) are the trainer's draw for its seed."""
+    import numpy as np
+
+    from sgan_helpers import data
+
+    info = json.loads((ROOT / "pretrained" / "mnist_100labels" / "config.json").read_text())
+    c = info["config"]
+    (x, y), _ = mnist
+    rng = np.random.default_rng([c["seed"], 0])
+    index = data.select_supervised_indices(np.asarray(y), c["n_labels"], rng)
+    assert info["labelled_indices"] == index.tolist()
+    assert info["labelled_sha256"] == data.digest(x[index], np.asarray(y)[index])
