@@ -127,8 +127,9 @@ def cell_record(run_dir: Path | str, spec: SweepSpec, cell: Cell, sweep_command:
     epochs = history["epochs"]
     if not epochs or epochs[-1]["step"] != cell.steps:
         raise ValueError(f"{run_dir} has not finished ({cell.steps} steps).")
-    n_train = len(info["labelled_indices"]) if info.get("labelled_indices") is not None else None
-    every_label = n_train is not None and cell.n_labels == n_train and cell.n_labels > 10_000
+    from .data import dataset_info
+
+    every_label = cell.n_labels == dataset_info(spec.dataset).n_train
     return {
         "format": FORMAT,
         "cell": asdict(cell), "spec": asdict(spec), "name": cell.name(spec.dataset),
@@ -191,6 +192,28 @@ def store_samples(run_dir: Path, target: Path) -> Path | None:
     data = grids[-1].read_bytes()
     files.write_with(target, lambda tmp: tmp.write_bytes(data), suffix=".png")
     return target
+
+
+def rerun(record: dict[str, Any], out: Path | str, steps: int | None = None) -> dict[str, Any]:
+    """Retrain one stored run into ``out`` (``steps``: a shorter run; None: the stored length).
+
+    Returns its final test accuracy (the same key as the record's), its step count, and whether it
+    trained on the record's labelled images.
+    """
+    from dataclasses import replace
+
+    from .training import run_training
+
+    cell = Cell(**record["cell"])
+    config = cell.config(SweepSpec.from_record(record))
+    if steps:
+        config = replace(config, steps=steps, steps_per_epoch=steps)
+    trainer = run_training(config, out, progress=False)
+    stored = record["labelled_indices"]
+    same_images = (trainer.sup_index.tolist() == stored if stored != "all"
+                   else len(trainer.sup_index) == cell.n_labels)
+    return {"test_acc": trainer.history["epochs"][-1][record["test_acc_key"]], "steps": trainer.step,
+            "same_images": same_images}
 
 
 # ------------------------------------------------------------------ reading results
