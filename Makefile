@@ -4,8 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 MINUTES ?= 7
 
-.PHONY: setup run train-full pretrained notebooks test lint sync-notebooks benchmark benchmark-avx2 \
-        keras2-venv profile calibrate lab clean results sweep sweep-series sweep-fashion
+.PHONY: setup run train-full pretrained pretrained-improved sweep-salimans sweep-fast notebooks test lint sync-notebooks benchmark benchmark-avx2 \
+        keras2-venv profile calibrate lab clean results sweep sweep-series sweep-fashion ablations
 
 setup: $(VENV)/.installed
 
@@ -38,7 +38,7 @@ pretrained: setup
 # Each sweep is resumable: finished cells (one JSON each) are skipped, an interrupted one resumes.
 # Measured on the 2-core AVX-512-BF16 machine of the README: sweep 59 min, sweep-series 20, sweep-fashion 16.
 SWEEP_STEPS ?= 3000
-results: sweep sweep-series sweep-fashion
+results: sweep sweep-series sweep-fashion sweep-salimans ablations sweep-fast
 
 # MNIST, improved recipe: SGAN vs baseline at 20/50/100/200/1,000 labels x 3 draws, + every label.
 sweep: setup
@@ -56,6 +56,35 @@ sweep-fashion: setup
 	$(PY) -m sgan_helpers sweep --recipe improved --dataset fashion_mnist --labels 100 --draws 3 \
 	  --steps $(SWEEP_STEPS) --baseline-steps $(SWEEP_STEPS) --ceiling-steps 6000 \
 	  --out results/sweep-fashion-improved
+
+# The salimans recipe (improved + the initialisation of Salimans et al.'s code) at 100 labels x 3 draws,
+# SGAN and baseline: the reference of the ablations below.
+sweep-salimans: setup
+	$(PY) -m sgan_helpers sweep --recipe salimans --dataset mnist --labels 100 --draws 3 \
+	  --steps $(SWEEP_STEPS) --baseline-steps $(SWEEP_STEPS) --out results/sweep-mnist-salimans
+
+# What each technique is worth (notebook 13): the salimans recipe with one thing changed, SGAN only,
+# 100 labels x 3 draws, paired with sweep-salimans's runs (same seeds, images and length).
+# NAME:FIELD=VALUE, one results/ablation-NAME folder each. (init_noise=false is the improved recipe,
+# whose runs `make sweep` stored.)
+ABLATIONS ?= no-feature-matching:generator_loss=bce no-noise:noise_scale=0 sigmoid-output:generator_output=sigmoid
+ablations: setup
+	for a in $(ABLATIONS); do \
+	  $(PY) -m sgan_helpers sweep --recipe salimans --dataset mnist --labels 100 --draws 3 \
+	    --steps $(SWEEP_STEPS) --methods sgan --set "$${a#*:}" --out "results/ablation-$${a%%:*}" || exit 1; \
+	done
+
+# 95 % in minutes: the salimans recipe, 6,000 steps (about 5 minutes of training on a 2-core AVX-512 CPU),
+# 100 labels x 3 draws; each record's curve gives the time to each accuracy.
+sweep-fast: setup
+	$(PY) -m sgan_helpers sweep --recipe salimans --dataset mnist --labels 100 --draws 3 --steps 6000 \
+	  --methods sgan --out results/fast-mnist-salimans
+
+# The shipped improved model (pretrained/mnist_100labels_improved/): the salimans recipe, 100 labels,
+# seed 1, 36,000 steps (60 epochs; about 30 minutes on a 2-core AVX-512-BF16 CPU), into runs/.
+pretrained-improved: setup
+	$(PY) -m sgan_helpers train --recipe salimans --labels 100 --seed 1 --steps 36000 --steps-per-epoch 600 \
+	  --no-train-eval --precision $(PRECISION) --out runs/pretrained-improved-$(PRECISION)-$$(date +%Y%m%d-%H%M%S)
 
 # Execute every notebook headless with its classroom parameters into executed/.
 notebooks: setup
@@ -76,8 +105,10 @@ sync-notebooks: setup
 	$(PY) tools/notebooks.py
 
 # Speed, side by side, with the tutorial's own code on Keras 2 as the anchor (see README).
+# + the time to 95/97/99 % test accuracy, salimans vs series recipe, 5 training minutes each (~12 min).
 benchmark: setup keras2-venv
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/time_to_accuracy.py --minutes 5
 
 # The same on this machine with oneDNN and XLA capped at AVX2 (imitates an AVX2-only CPU).
 benchmark-avx2: setup keras2-venv

@@ -1,12 +1,16 @@
-"""The improved recipe's generator output, measured: the paper's sigmoid vs our softplus vs no GAN.
+"""The improved recipe's variants, measured: each changes one thing, everything else fixed.
 
-Each variant trains the MLP recipe for STEPS steps (100 labels, seed 1, bfloat16 where `auto` picks it,
-constant learning rate, no weight average, so that only the named change differs) and prints, every 300
-steps, the test accuracy, the last step's losses and the generator's diversity (mean per-pixel standard
-deviation over 100 fixed latent points: near 0 means it draws one image whatever z is).
+Each variant trains the MLP recipe for STEPS steps (100 labels, seed 1, bfloat16 where `auto` picks it) and
+prints, every EVERY steps, the test accuracy (raw weights, and averaged ones when kept), the last step's
+losses and the generator's diversity (mean per-pixel standard deviation over 100 fixed latent points: near
+0 means it draws one image whatever z is).
 
     python benchmarks/improved_variants.py [--steps 1200] [--variants sigmoid softplus supervised]
+    python benchmarks/improved_variants.py --steps 3000 --every 600 --recipe-schedule \\
+        --variants recipe input-noise-0.1 extra-g-step float32 init-noise
 
+Without ``--recipe-schedule`` the learning rate is constant and no weight average is kept (the 1,200-step
+comparisons); with it, the recipe's own schedule and average (the 3,000-step comparisons).
 Results of 2026-11-26 (AVX-512-BF16, 2 cores): benchmarks/results/improved-exploration-20261126/.
 """
 
@@ -21,33 +25,65 @@ VARIANTS = {
     "sigmoid": {"generator_output": "sigmoid"},  # Salimans et al.'s generator output
     "softplus": {"generator_output": "softplus"},  # ours (the recipe's default)
     "supervised": {"method": "supervised"},  # no GAN: the baseline
+    "recipe": {},  # the improved recipe as it is
+    "input-noise-0.1": {"input_noise": 0.1},  # Sleepychord/ImprovedGAN-pytorch's input noise (ours: 0.3)
+    "extra-g-step": {"extra_g": True},  # their second G update when its loss is above 1 (after 2 epochs)
+    "float32": {"precision": "float32"},  # no bfloat16
+    "init-noise": {"init_noise": True},  # the initialisation sees the training noise (= recipe salimans)
 }
 
 
-def run(name: str, steps: int) -> None:
+def run(name: str, steps: int, every: int, recipe_schedule: bool) -> None:
+    import tensorflow as tf
+
+    from sgan_helpers import improved
     from sgan_helpers.training import SGANTrainer, recipe_config
 
-    config = recipe_config("improved", **VARIANTS[name], steps=steps, eval_train=False,
-                           lr_schedule="constant", ema_decay=None, jit_compile=False)
-    trainer = SGANTrainer(config)
+    options = dict(VARIANTS[name])
+    input_noise = options.pop("input_noise", improved.INPUT_NOISE)
+    extra_g = options.pop("extra_g", False)
+    schedule = {} if recipe_schedule else {"lr_schedule": "constant", "ema_decay": None}
+    config = recipe_config("improved", **options, **schedule, steps=steps, eval_train=False,
+                           jit_compile=False)
+    default_noise, improved.INPUT_NOISE = improved.INPUT_NOISE, input_noise  # read when the models are built
+    try:
+        trainer = SGANTrainer(config)
+    finally:
+        improved.INPUT_NOISE = default_noise
+    trainer.set_planned_steps(steps)
+    g_update = tf.function(trainer._generator_update)
+    rng = np.random.default_rng(123)
     z = np.random.default_rng(0).standard_normal((100, config.latent_dim)).astype("float32")
-    started = time.time()
+    started, extra = time.time(), 0
     for step in range(1, steps + 1):
         losses = trainer.train_step()
-        if step % 300 == 0:
+        if extra_g and step > 1200 and losses["g_loss"] > 1:
+            g_update(data_latent(rng, config), trainer.x_train[rng.integers(0, len(trainer.x_train), 100)])
+            extra += 1
+        if step % every == 0:
             images = np.asarray(trainer.generator(z, training=True), dtype=np.float32)
-            print(name, step, f"test {trainer.accuracy(trainer.x_test, trainer.y_test):.4f}",
-                  {k: round(v, 3) for k, v in losses.items()},
-                  f"G diversity {images.std(axis=0).mean():.3f}", f"{time.time() - started:.0f}s", flush=True)
+            averaged = (f" averaged {trainer.accuracy(trainer.x_test, trainer.y_test, 'ema'):.4f}"
+                        if trainer.average is not None else "")
+            print(name, step, f"test {trainer.accuracy(trainer.x_test, trainer.y_test):.4f}{averaged}",
+                  {k: round(v, 3) for k, v in losses.items()}, f"G diversity {images.std(axis=0).mean():.3f}",
+                  f"extra G steps {extra}" if extra_g else "", f"{time.time() - started:.0f}s", flush=True)
+
+
+def data_latent(rng: np.random.Generator, config) -> np.ndarray:
+    return rng.standard_normal((config.batch_size, config.latent_dim), dtype=np.float32)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1200)
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--every", type=int, default=300)
+    parser.add_argument("--recipe-schedule", action="store_true",
+                        help="keep the recipe's learning-rate schedule and weight average")
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS),
+                        default=["sigmoid", "softplus", "supervised"])
     args = parser.parse_args()
     for name in args.variants:
-        run(name, args.steps)
+        run(name, args.steps, args.every, args.recipe_schedule)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ def _add_recipe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", choices=sorted(RECIPES), default="tutorial",
                    help="tutorial (default): the 2019 tutorial's CNNs and schedule; series: the same "
                         "CNNs, combined D update, weight average (make run's); improved: Salimans "
-                        "et al.'s MLPs with feature matching (see README). Options below override it")
+                        "et al.'s MLPs with feature matching; salimans: improved, initialised as "
+                        "their code does (see README). Options below override it")
     p.add_argument("--architecture", choices=ARCHITECTURES, help="tutorial (CNNs) or mlp")
     p.add_argument("--batch-size", type=_positive_int,
                    help="images per step, split in two halves (tutorial 100, improved 200)")
@@ -84,6 +85,9 @@ def _add_recipe_options(p: argparse.ArgumentParser) -> None:
                    help="mlp only: multiply its Gaussian noise (0 = off; default 1)")
     p.add_argument("--generator-output", choices=("softplus", "sigmoid"),
                    help="mlp only: the generator's output unit (default softplus; sigmoid is the paper's)")
+    p.add_argument("--init-noise", action=argparse.BooleanOptionalAction, default=None,
+                   help="mlp only: let the weight-normalisation initialisation see the training noise "
+                        "(salimans: on; improved: off)")
     p.add_argument("--ema", type=_decay, metavar="DECAY",
                    help="also keep a moving average of the classifier's weights (e.g. 0.999) and "
                         "save that one as classifier.keras; training itself is unchanged")
@@ -126,6 +130,7 @@ def _add_run_options(p: argparse.ArgumentParser, what: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .sweep import DEFAULT_BUDGETS, DEFAULT_DRAWS
+    from .training import RECIPES
 
     parser = argparse.ArgumentParser(
         prog="python -m sgan_helpers",
@@ -166,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "(seed), each into its own run folder under --runs, and store one compact JSON per "
                     "run in --out (command, config, labelled indices, machine, wall time, every "
                     "accuracy). Cells whose JSON exists are skipped; an interrupted cell resumes.")
-    sweep.add_argument("--recipe", choices=("tutorial", "series", "improved"), default="improved",
-                       help="improved (default), series (make run's) or tutorial")
+    sweep.add_argument("--recipe", choices=sorted(RECIPES), default="improved",
+                       help="improved (default), salimans, series (make run's) or tutorial")
     sweep.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
     sweep.add_argument("--labels", type=_positive_int, nargs="+", default=list(DEFAULT_BUDGETS),
                        help=f"label budgets (default {' '.join(map(str, DEFAULT_BUDGETS))})")
@@ -235,7 +240,8 @@ _RECIPE_FIELDS = {"architecture": "architecture", "batch_size": "batch_size",
                   "learning_rate": "learning_rate", "lr_schedule": "lr_schedule",
                   "noise_scale": "noise_scale", "generator_output": "generator_output",
                   "ema": "ema_decay", "schedule": "schedule",
-                  "generator_loss": "generator_loss", "unlabelled_weight": "unlabelled_weight"}
+                  "generator_loss": "generator_loss", "unlabelled_weight": "unlabelled_weight",
+                  "init_noise": "init_noise"}
 
 
 def _labels_from(run: Path) -> dict:

@@ -21,13 +21,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 DEFAULT_BUDGETS = (20, 50, 100, 200, 1000)
 DEFAULT_DRAWS = 3
 EVALUATIONS = 5
 """Each cell evaluates this many times (its learning curve); the last one is its result."""
 FORMAT = 1
 SETTABLE = ("architecture", "schedule", "generator_loss", "batch_size", "learning_rate", "lr_schedule",
-            "unlabelled_weight", "noise_scale", "generator_output", "ema_decay")
+            "unlabelled_weight", "noise_scale", "generator_output", "ema_decay", "init_noise")
 """Recipe fields a sweep may override (``--set``), each a CLI option of ``train`` of the same name."""
 
 PUBLISHED = {
@@ -106,12 +108,19 @@ class Cell:
     def command(self, spec: SweepSpec, out: Path | str) -> str:
         """The single CLI command that trains this cell on its own."""
         verb = "train" if self.method == "sgan" else "baseline"
-        options = "".join(f"--{'ema' if k == 'ema_decay' else k.replace('_', '-')} {v} "
-                          for k, v in spec.overrides.items())
+        options = "".join(_option(k, v) + " " for k, v in spec.overrides.items())
         return (f"python -m sgan_helpers {verb} --recipe {spec.recipe} {options}--dataset {spec.dataset} "
                 f"--labels {self.n_labels} --seed {self.seed} --steps {self.steps} "
                 f"--steps-per-epoch {max(1, -(-self.steps // EVALUATIONS))} --no-train-eval "
                 f"--checkpoint-every 1000 --precision {spec.precision} --out {out}")
+
+
+def _option(field: str, value: Any) -> str:
+    """The ``train`` option that sets a recipe field: ``--noise-scale 0``, ``--init-noise``."""
+    name = "ema" if field == "ema_decay" else field.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{name}" if value else f"--no-{name}"
+    return f"--{name} {value}"
 
 
 def cell_record(run_dir: Path | str, spec: SweepSpec, cell: Cell, sweep_command: str | None,
@@ -164,6 +173,7 @@ def run_sweep(spec: SweepSpec, out: Path | str, runs: Path | str, command: str |
         paths.append(path)
         if path.is_file():
             store_samples(runs / name, out / f"{name}.png")  # backfill (results made before 0.3)
+            store_sample_array(runs / name, out / f"{name}.npz")  # backfill (results made before 0.4)
             continue
         run_dir = runs / name
         resume = folder_state(run_dir) == "run"
@@ -176,6 +186,7 @@ def run_sweep(spec: SweepSpec, out: Path | str, runs: Path | str, command: str |
                                command=cell.command(spec, run_dir), progress=False, data=data)
         record = cell_record(run_dir, spec, cell, command, trainer.history)
         store_samples(run_dir, out / f"{name}.png")
+        store_sample_array(run_dir, out / f"{name}.npz")
         files.write_json(path, record)  # last: a cell is done when its JSON exists
         print(f"    test accuracy {100 * record['test_acc']:.2f}% "
               f"({time.perf_counter() - started:.0f} s)", flush=True)
@@ -192,6 +203,36 @@ def store_samples(run_dir: Path, target: Path) -> Path | None:
     data = grids[-1].read_bytes()
     files.write_with(target, lambda tmp: tmp.write_bytes(data), suffix=".png")
     return target
+
+
+SAMPLE_COUNT = 100
+SAMPLE_SEED = 0
+
+
+def store_sample_array(run_dir: Path, target: Path, n: int = SAMPLE_COUNT) -> Path | None:
+    """Store ``n`` images of an SGAN run's final generator beside its record, as uint8 pixels
+    (``images``: (n, 28, 28), 0-255; the generator's [-1, 1] output, clipped) at latent points
+    drawn with seed :data:`SAMPLE_SEED`: enough to judge the generator without its model file."""
+    from . import files
+    from .data import latent_points
+    from .evaluation import load_model
+
+    model_path = run_dir / "generator.keras"
+    if not model_path.is_file() or target.is_file():
+        return None
+    generator = load_model(model_path)
+    z = latent_points(n, generator.input_shape[-1], np.random.default_rng(SAMPLE_SEED))
+    images = np.asarray(generator(z, training=False), dtype=np.float32)[..., 0]
+    pixels = np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+    files.write_with(target, lambda tmp: np.savez_compressed(tmp, images=pixels), suffix=".npz")
+    return target
+
+
+def load_sample_array(path: Path | str) -> np.ndarray:
+    """The images :func:`store_sample_array` stored, back in the models' range: (n, 28, 28, 1) in [-1, 1]."""
+    with np.load(path) as stored:
+        pixels = stored["images"]
+    return (pixels.astype(np.float32) / 127.5 - 1.0)[..., None]
 
 
 def rerun(record: dict[str, Any], out: Path | str, steps: int | None = None) -> dict[str, Any]:

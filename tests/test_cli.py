@@ -265,6 +265,8 @@ def test_bad_recipe_and_sweep_arguments_exit_2(argv, match, capsys):
 def test_bad_recipe_values_exit_1(tmp_path, capsys):
     code, _, err = _run(["train", "--noise-scale", "0.5", "--out", str(tmp_path / "r")], capsys)
     assert code == 1 and "noise_scale applies to architecture='mlp' only" in _one_error_line(err)
+    code, _, err = _run(["train", "--init-noise", "--out", str(tmp_path / "r")], capsys)
+    assert code == 1 and "init_noise applies to architecture='mlp' only" in _one_error_line(err)
     code, _, err = _run(["sweep", "--steps", "3", "--out", str(tmp_path / "s")], capsys)
     assert code == 1 and "--baseline-steps is needed" in _one_error_line(err)
     code, _, err = _run(["baseline", "--labels-from", str(tmp_path / "nowhere")], capsys)
@@ -298,5 +300,6 @@ def test_sweep_command_runs_and_skips(tmp_path, capsys, small_data):
     assert record["config"]["noise_scale"] == 0 and "--noise-scale 0" in record["command"]
     assert record["sweep_command"].startswith("python -m sgan_helpers sweep --labels 20")
     assert (tmp_path / "res" / "sgan-mnist-20labels-seed1.png").is_file()
+    assert (tmp_path / "res" / "sgan-mnist-20labels-seed1.npz").is_file()  # the generator's images
     code, stdout, _ = _run(argv, capsys)
     assert code == 0 and "2 done" in stdout and "[1/2]" not in stdout

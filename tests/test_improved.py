@@ -73,6 +73,47 @@ def test_data_dependent_init_standardises_every_layer(small_mnist):
             np.testing.assert_allclose(pre.std(axis=0), 1.0, atol=1e-2)
 
 
+def test_init_with_noise_standardises_the_noisy_signal(small_mnist):
+    """init noise=True (Salimans et al.'s code): the noise counts in each layer's spread, so the clean
+    images' pre-activations come out smaller than with noise=False."""
+    from sgan_helpers.data import preprocess
+
+    x = preprocess(small_mnist[0][0][:500])
+    spreads = {}
+    for noise in (False, True):
+        keras.utils.set_random_seed(0)
+        _, c = mlp_discriminators()
+        data_dependent_init(c, x, noise=noise)
+        first = c.get_layer("dense_1")
+        clean = np.asarray(first.pre_activation(keras.Model(c.input, first.input)(x, training=False)))
+        noisy = np.asarray(first.pre_activation(keras.Model(c.input, first.input)(x, training=True)))
+        spreads[noise] = (clean.std(axis=0).mean(), noisy.std(axis=0).mean())
+    assert abs(spreads[False][0] - 1.0) < 0.01 and abs(spreads[True][1] - 1.0) < 0.05
+    assert spreads[True][0] < 0.9 * spreads[False][0]
+
+
+def test_salimans_recipe_is_improved_with_noisy_init(small_mnist):
+    assert RECIPES["salimans"] == {**RECIPES["improved"], "init_noise": True}
+    assert recipe_config("improved").init_noise is False
+    with pytest.raises(ValueError, match="init_noise applies to architecture='mlp' only"):
+        TrainConfig(init_noise=True)
+    runs = {}
+    for init_noise in (False, True):
+        trainer = SGANTrainer(_mlp(init_noise=init_noise), data=small_mnist)
+        runs[init_noise] = np.asarray(trainer.logits.get_layer("dense_1").scale)
+    assert not np.allclose(runs[False], runs[True])  # the flag reaches the initialisation
+
+
+def test_feature_matching_loss_is_the_squared_distance_of_means():
+    from sgan_helpers.training import feature_matching_loss
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(8, 5)).astype("float32"), rng.normal(size=(6, 5)).astype("float32")
+    expected = np.mean((a.mean(axis=0) - b.mean(axis=0)) ** 2)
+    assert float(feature_matching_loss(a, b)) == pytest.approx(expected, rel=1e-5)
+    assert float(feature_matching_loss(a, a[::-1])) == pytest.approx(0.0, abs=1e-7)  # order-free
+
+
 def test_mlp_models_save_and_load_safely(tmp_path):
     _, c = mlp_discriminators()
     g = mlp_generator()

@@ -173,3 +173,13 @@ def test_importing_the_package_registers_the_activation(tmp_path):
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert out.stdout.splitlines() == ["refused without the package", "loaded after import sgan_helpers"], \
         out.stderr[-2000:]
+
+
+def test_classifier_score_runs_from_one_to_the_number_of_classes():
+    certain_even = np.eye(10)[np.arange(100) % 10]
+    assert evaluation.classifier_score(certain_even) == pytest.approx(10.0, rel=1e-6)
+    assert evaluation.classifier_score(np.full((50, 10), 0.1)) == pytest.approx(1.0)
+    one_class = np.eye(10)[np.zeros(30, int)]  # sure of every image, but every image is a 0
+    assert evaluation.classifier_score(one_class) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        evaluation.classifier_score(np.ones(10))

@@ -45,3 +45,18 @@ def test_train_then_evaluate_with_explicit_parameters(tmp_path, monkeypatch):
     assert "All checks passed." in text
     saved = history["epochs"][-1]["ema_test_acc"]  # 07 keeps averaged weights by default: 08 gets those
     assert f"test accuracy: {100 * saved:.2f}%" in text
+
+
+def test_evaluate_the_improved_shipped_model(tmp_path, monkeypatch):
+    """Notebook 08 evaluates either shipped model; the improved one's history agrees with it."""
+    monkeypatch.delenv("SGAN_QUICK", raising=False)
+    run_dir = NOTEBOOKS.parent / "pretrained" / "mnist_100labels_improved"
+    pm.execute_notebook(
+        NOTEBOOKS / "08_evaluate_classifier.ipynb", tmp_path / "08.ipynb", cwd=str(NOTEBOOKS),
+        parameters={"MODEL_DIR": "../pretrained/mnist_100labels_improved"},
+        kernel_name="python3", progress_bar=False,
+    )
+    text = _outputs(tmp_path / "08.ipynb")
+    saved = json.loads((run_dir / "history.json").read_text())["epochs"][-1]["ema_test_acc"]
+    assert "All checks passed." in text and f"test accuracy: {100 * saved:.2f}%" in text
+    assert "--recipe salimans" in text  # the command that made it, printed from its config.json

@@ -14,16 +14,24 @@ from sgan_helpers import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
-FOLDERS = ["sweep-mnist-improved", "sweep-mnist-series", "sweep-fashion-improved"]
+FOLDERS = sorted(p.name for p in RESULTS.iterdir() if p.is_dir())
 NOTEBOOKS = ["09_supervised_baseline.ipynb", "10_label_budget.ipynb", "11_fashion_mnist.ipynb",
-             "12_latent_space_explorer.ipynb"]
+             "12_latent_space_explorer.ipynb", "13_improved_techniques.ipynb"]
+SHIPPED = ["mnist_100labels", "mnist_100labels_improved"]
 PUBLISHED = {99.07, 95.9}  # Salimans et al. 2016 (93 errors in 10,000); the 2019 tutorial
 BOUNDS = {0.0, 100.0}  # "between 0 % and 100 %", "fits its images 100 %": definitions, not results
+THRESHOLDS = {95.0, 99.0}  # issue #12's targets ("95 % within five minutes"): levels, not results
 
 
 @pytest.fixture(scope="module", params=FOLDERS)
 def records(request):
     return sweep.load_results(RESULTS / request.param)
+
+
+def test_the_expected_results_are_stored():
+    assert {"sweep-mnist-improved", "sweep-mnist-series", "sweep-fashion-improved", "sweep-mnist-salimans",
+            "fast-mnist-salimans", "ablation-no-feature-matching", "ablation-no-noise",
+            "ablation-sigmoid-output"} <= set(FOLDERS)
 
 
 def test_every_cell_has_three_draws_and_paired_images(records):
@@ -61,15 +69,18 @@ def _stored_values() -> set[float]:
             other = summary.get(("supervised" if m == "sgan" else "sgan", n))
             if other is not None:
                 values.add(abs(s.mean - other.mean))
-    history = json.loads((ROOT / "pretrained" / "mnist_100labels" / "history.json").read_text())
-    values |= {history["epochs"][-1]["ema_test_acc"]}
+    for name in SHIPPED:
+        history = json.loads((ROOT / "pretrained" / name / "history.json").read_text())
+        values |= {history["epochs"][-1]["ema_test_acc"]}
     return values
 
 
 def _matches(number: str, values: set[float]) -> bool:
     decimals = len(number.split(".")[1]) if "." in number else 0
     x = float(number)
-    return x in PUBLISHED or x in BOUNDS or any(abs(round(100 * v, decimals) - x) < 1e-9 for v in values)
+    if x in PUBLISHED or x in BOUNDS or x in THRESHOLDS:
+        return True
+    return any(abs(round(100 * v, decimals) - x) < 1e-9 for v in values)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -105,3 +116,26 @@ def test_shipped_run_records_the_draw_its_seed_gives(mnist):
     index = data.select_supervised_indices(np.asarray(y), c["n_labels"], rng)
     assert info["labelled_indices"] == index.tolist()
     assert info["labelled_sha256"] == data.digest(x[index], np.asarray(y)[index])
+
+
+def test_shipped_improved_model_is_what_its_record_says(mnist):
+    """pretrained/mnist_100labels_improved: evaluated here, independently of the trainer, on the official
+    test set, its classifier gives the accuracy its history records; its record holds the command and the
+    labelled images."""
+    import numpy as np
+
+    from sgan_helpers import data, evaluation
+
+    run = ROOT / "pretrained" / "mnist_100labels_improved"
+    info = json.loads((run / "config.json").read_text())
+    assert info["sessions"][0]["command"].startswith("python -m sgan_helpers train --recipe salimans")
+    assert info["config"]["architecture"] == "mlp" and len(info["labelled_indices"]) == 100
+    (x, y), (x_test, y_test) = mnist
+    index = np.array(info["labelled_indices"])
+    assert info["labelled_sha256"] == data.digest(x[index], np.asarray(y)[index])
+    classifier = evaluation.load_classifier(run / "classifier.keras")
+    proba = evaluation.predict_proba(classifier, data.preprocess(x_test))
+    assert proba.shape == (len(y_test), 10) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-4)
+    accuracy = float(np.mean(proba.argmax(axis=1) == np.asarray(y_test)))
+    history = json.loads((run / "history.json").read_text())
+    assert abs(accuracy - history["epochs"][-1]["ema_test_acc"]) < 5e-4

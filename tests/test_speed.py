@@ -110,3 +110,21 @@ def test_cache_location_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv(speed.CACHE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert speed.cache_path() == tmp_path / "xdg" / "sgan_helpers" / "speed.json"
+
+
+def test_auto_keeps_xla_off_for_the_mlp_on_cpus(monkeypatch):
+    """XLA pays for the CNN on AVX2-only CPUs but slows the MLP recipe about 7x on both classes."""
+    from sgan_helpers.training import recipe_config
+
+    choice = speed.rule(AVX2)
+    assert choice.jit_compile is True
+    assert speed.mlp_choice(choice, AVX2).jit_compile is False
+    gpu = Hardware("x", frozenset({"avx2"}), gpus=("GPU",), gpu_bf16=True)
+    assert speed.mlp_choice(speed.rule(gpu), gpu).jit_compile is True  # a GPU keeps its choice
+    monkeypatch.setattr(speed, "detect_hardware", lambda: AVX2)
+    monkeypatch.setattr(speed, "cached_choice", lambda hw, cache=None: None)
+    mlp, _ = recipe_config("salimans").resolve_speed()
+    cnn, _ = recipe_config("series").resolve_speed()
+    assert (mlp.precision, mlp.jit_compile) == ("float32", False) and cnn.jit_compile is True
+    explicit, _ = recipe_config("salimans", jit_compile=True).resolve_speed()
+    assert explicit.jit_compile is True  # an explicit choice is kept

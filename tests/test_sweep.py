@@ -113,3 +113,25 @@ def test_load_results_errors(tmp_path):
     (tmp_path / "x.json").write_text(json.dumps({"cell": {}}))
     with pytest.raises(ValueError, match="not a sweep result"):
         load_results(tmp_path)
+
+
+def test_cell_command_renders_overrides_as_train_options():
+    spec = _spec(overrides={"init_noise": True, "noise_scale": 0, "ema_decay": 0.99})
+    command = Cell("sgan", 20, 1, 4).command(spec, "runs/x")
+    assert "--init-noise --noise-scale 0 --ema 0.99 " in command
+    assert "--no-init-noise" in Cell("sgan", 20, 1, 4).command(_spec(overrides={"init_noise": False}), "x")
+    from sgan_helpers.cli import build_parser  # the command parses
+    build_parser().parse_args(command.split()[3:])
+
+
+def test_sample_array_round_trip(tmp_path):
+    from sgan_helpers.improved import mlp_generator
+
+    run = tmp_path / "run"
+    run.mkdir()
+    mlp_generator().save(run / "generator.keras")
+    target = sweep.store_sample_array(run, tmp_path / "a.npz")
+    images = sweep.load_sample_array(target)
+    assert images.shape == (sweep.SAMPLE_COUNT, 28, 28, 1) and images.min() >= -1 and images.max() <= 1
+    assert sweep.store_sample_array(run, target) is None  # never overwritten
+    assert sweep.store_sample_array(tmp_path / "no-run", tmp_path / "b.npz") is None  # nothing to store
