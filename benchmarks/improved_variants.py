@@ -36,7 +36,7 @@ VARIANTS = {
 def run(name: str, steps: int, every: int, recipe_schedule: bool) -> None:
     import tensorflow as tf
 
-    from sgan_helpers import improved
+    from sgan_helpers import data, improved
     from sgan_helpers.training import SGANTrainer, recipe_config
 
     options = dict(VARIANTS[name])
@@ -58,7 +58,8 @@ def run(name: str, steps: int, every: int, recipe_schedule: bool) -> None:
     for step in range(1, steps + 1):
         losses = trainer.train_step()
         if extra_g and step > 1200 and losses["g_loss"] > 1:
-            g_update(data_latent(rng, config), trainer.x_train[rng.integers(0, len(trainer.x_train), 100)])
+            z_gen = data.latent_points(config.batch_size, config.latent_dim, rng)
+            g_update(z_gen, data.real_batch(trainer.x_train, None, config.batch_size // 2, rng)[0])
             extra += 1
         if step % every == 0:
             images = np.asarray(trainer.generator(z, training=True), dtype=np.float32)
@@ -67,10 +68,6 @@ def run(name: str, steps: int, every: int, recipe_schedule: bool) -> None:
             print(name, step, f"test {trainer.accuracy(trainer.x_test, trainer.y_test):.4f}{averaged}",
                   {k: round(v, 3) for k, v in losses.items()}, f"G diversity {images.std(axis=0).mean():.3f}",
                   f"extra G steps {extra}" if extra_g else "", f"{time.time() - started:.0f}s", flush=True)
-
-
-def data_latent(rng: np.random.Generator, config) -> np.ndarray:
-    return rng.standard_normal((config.batch_size, config.latent_dim), dtype=np.float32)
 
 
 def main() -> None:

@@ -232,10 +232,12 @@ def check(precision: str, jit: bool | str) -> None:
 
 
 def resolve(precision: str = AUTO, jit: bool | str = AUTO, hardware: Hardware | None = None,
-            cache: Path | None = None) -> SpeedChoice:
-    """Turn ``"auto"`` into a concrete (precision, XLA) choice for this machine.
+            cache: Path | None = None, architecture: str = "tutorial") -> SpeedChoice:
+    """Turn ``"auto"`` into a concrete (precision, XLA) choice for this machine and architecture.
 
-    Order: explicit values; a stored calibration for this machine; the rule.
+    Order: explicit values; a stored calibration for this machine; the rule. The calibration and
+    the rule are the tutorial CNN's; for ``architecture="mlp"`` an automatic XLA choice then goes
+    through :func:`mlp_choice`.
     """
     check(precision, jit)
     jit = jit_setting(jit)
@@ -243,6 +245,8 @@ def resolve(precision: str = AUTO, jit: bool | str = AUTO, hardware: Hardware | 
         return SpeedChoice(precision, bool(jit), "given", "set explicitly")
     hw = hardware or detect_hardware()
     best = cached_choice(hw, cache) or rule(hw)
+    if architecture == "mlp":
+        best = mlp_choice(best, hw)
     if precision == AUTO and jit == AUTO:
         return best
     return SpeedChoice(best.precision if precision == AUTO else precision,

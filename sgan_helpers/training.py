@@ -71,8 +71,6 @@ RECIPES: dict[str, dict[str, Any]] = {
                  "batch_size": 200, "learning_rate": 3e-3, "unlabelled_weight": 0.5,
                  "ema_decay": 0.999, "lr_schedule": "linear"},
 }
-RECIPES["salimans"] = {**RECIPES["improved"], "init_noise": True}
-
 """Named bundles of :class:`TrainConfig` fields. ``tutorial``: the 2019 tutorial (the defaults).
 ``series``: the tutorial's models with Salimans et al.'s combined D update and a weight average:
 what ``make run`` and the shipped ``pretrained/mnist_100labels`` use.
@@ -83,6 +81,7 @@ plus a weight average and a learning rate that decays over the second half of th
 ``salimans``: ``improved`` with the one difference from Salimans et al.'s code found since: the
 weight-normalisation initialisation sees the training noise (``init_noise``); stored results made
 with ``improved`` stay reproducible under that name."""
+RECIPES["salimans"] = {**RECIPES["improved"], "init_noise": True}
 EVALUATIONS = 5
 """A ``minutes`` run without ``steps_per_epoch`` evaluates about this often, on any machine."""
 PROBE_STEPS = (5, 20)
@@ -237,9 +236,7 @@ class TrainConfig:
         numbers); XLA is operational and is chosen afresh.
         """
         precision = saved.precision if saved is not None and self.precision == AUTO else self.precision
-        choice = speed.resolve(precision, self.jit_compile)
-        if self.architecture == "mlp" and self.jit_compile == AUTO and choice.jit_compile:
-            choice = speed.mlp_choice(choice)
+        choice = speed.resolve(precision, self.jit_compile, architecture=self.architecture)
         return replace(self, precision=choice.precision, jit_compile=choice.jit_compile), choice
 
 
