@@ -129,7 +129,7 @@ def _add_run_options(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .sweep import DEFAULT_BUDGETS, DEFAULT_DRAWS
+    from .sweep import DEFAULT_BUDGETS, DEFAULT_DRAWS, EVALUATIONS
     from .training import RECIPES
 
     parser = argparse.ArgumentParser(
@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override one recipe field in every cell, e.g. --set noise_scale=0 "
                             "(an ablation); repeatable")
     sweep.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto")
+    sweep.add_argument("--evaluations", type=_positive_int, default=EVALUATIONS,
+                       help=f"test evaluations per run, its learning curve (default {EVALUATIONS}); "
+                            "each costs about a second")
     sweep.add_argument("--dry-run", action="store_true",
                        help="list the cells and what is done; train nothing")
 
@@ -327,7 +330,7 @@ def _sweep(args: argparse.Namespace, command: str) -> int:
     spec = SweepSpec(recipe=args.recipe, dataset=args.dataset, budgets=tuple(args.labels),
                      draws=args.draws, steps=args.steps, baseline_steps=args.baseline_steps,
                      ceiling_steps=args.ceiling_steps, methods=tuple(args.methods),
-                     precision=args.precision, overrides=dict(args.set))
+                     precision=args.precision, overrides=dict(args.set), evaluations=args.evaluations)
     run_sweep(spec, args.out, args.runs / args.out.name, command=command, dry_run=args.dry_run)
     return 0
 

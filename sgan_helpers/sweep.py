@@ -26,7 +26,7 @@ import numpy as np
 DEFAULT_BUDGETS = (20, 50, 100, 200, 1000)
 DEFAULT_DRAWS = 3
 EVALUATIONS = 5
-"""Each cell evaluates this many times (its learning curve); the last one is its result."""
+"""Each cell evaluates this many times by default (its learning curve); the last one is its result."""
 FORMAT = 1
 SETTABLE = ("architecture", "schedule", "generator_loss", "batch_size", "learning_rate", "lr_schedule",
             "unlabelled_weight", "noise_scale", "generator_output", "ema_decay", "init_noise")
@@ -54,8 +54,11 @@ class SweepSpec:
     methods: tuple[str, ...] = ("sgan", "supervised")
     precision: str = "auto"
     overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"noise_scale": 0}: an ablation
+    evaluations: int = EVALUATIONS  # test evaluations per cell: its learning curve's points
 
     def __post_init__(self) -> None:
+        if self.evaluations < 1:
+            raise ValueError(f"evaluations must be at least 1, got {self.evaluations}.")
         unknown = set(self.overrides) - set(SETTABLE)
         if unknown:
             raise ValueError(f"cannot override {sorted(unknown)}; settable: {', '.join(SETTABLE)}.")
@@ -96,13 +99,17 @@ class Cell:
     def name(self, dataset: str) -> str:
         return f"{self.method}-{dataset}-{self.n_labels}labels-seed{self.seed}"
 
+    def eval_every(self, spec: SweepSpec) -> int:
+        """Steps between test evaluations: about ``spec.evaluations`` of them, the last at the end."""
+        return max(1, -(-self.steps // spec.evaluations))
+
     def config(self, spec: SweepSpec):
         """The run's :class:`~sgan_helpers.training.TrainConfig`."""
         from .training import recipe_config
 
         return recipe_config(spec.recipe, **spec.overrides, dataset=spec.dataset, n_labels=self.n_labels,
                              seed=self.seed, method=self.method, steps=self.steps,
-                             steps_per_epoch=max(1, -(-self.steps // EVALUATIONS)),
+                             steps_per_epoch=self.eval_every(spec),
                              eval_train=False, precision=spec.precision, checkpoint_every=1000)
 
     def command(self, spec: SweepSpec, out: Path | str) -> str:
@@ -111,7 +118,7 @@ class Cell:
         options = "".join(_option(k, v) + " " for k, v in spec.overrides.items())
         return (f"python -m sgan_helpers {verb} --recipe {spec.recipe} {options}--dataset {spec.dataset} "
                 f"--labels {self.n_labels} --seed {self.seed} --steps {self.steps} "
-                f"--steps-per-epoch {max(1, -(-self.steps // EVALUATIONS))} --no-train-eval "
+                f"--steps-per-epoch {self.eval_every(spec)} --no-train-eval "
                 f"--checkpoint-every 1000 --precision {spec.precision} --out {out}")
 
 

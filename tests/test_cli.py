@@ -256,6 +256,7 @@ def test_calibrate_times_each_setting_and_auto_then_uses_the_winner(tmp_path, ca
     (["sweep", "--steps", "3", "--out", "x", "--set", "bogus=1"], "expected FIELD=VALUE"),
     (["sweep", "--steps", "3", "--out", "x", "--labels", "0"], "must be at least 1"),
     (["sweep", "--out", "x"], "required: --steps"),
+    (["sweep", "--steps", "3", "--out", "x", "--evaluations", "0"], "must be at least 1"),
 ])
 def test_bad_recipe_and_sweep_arguments_exit_2(argv, match, capsys):
     code, _, err = _run(argv, capsys)
@@ -292,12 +293,14 @@ def test_baseline_from_an_sgan_run(tmp_path, capsys, small_data):
 
 def test_sweep_command_runs_and_skips(tmp_path, capsys, small_data):
     argv = ["sweep", "--labels", "20", "--draws", "1", "--steps", "2", "--baseline-steps", "2",
-            "--precision", "float32", "--set", "noise_scale=0", "--out", str(tmp_path / "res"),
+            "--precision", "float32", "--set", "noise_scale=0", "--evaluations", "2",
+            "--out", str(tmp_path / "res"),
             "--runs", str(tmp_path / "runs")]
     code, stdout, _ = _run(argv, capsys)
     assert code == 0 and "2 cells" in stdout
     record = json.loads((tmp_path / "res" / "sgan-mnist-20labels-seed1.json").read_text())
     assert record["config"]["noise_scale"] == 0 and "--noise-scale 0" in record["command"]
+    assert [p["step"] for p in record["curve"]] == [1, 2] and record["spec"]["evaluations"] == 2
     assert record["sweep_command"].startswith("python -m sgan_helpers sweep --labels 20")
     assert (tmp_path / "res" / "sgan-mnist-20labels-seed1.png").is_file()
     assert (tmp_path / "res" / "sgan-mnist-20labels-seed1.npz").is_file()  # the generator's images

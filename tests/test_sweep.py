@@ -34,6 +34,17 @@ def test_cell_config_is_the_recipe_with_fixed_length():
     assert config.steps_per_epoch == 2  # about EVALUATIONS points on the learning curve
 
 
+def test_evaluations_set_the_learning_curve_points_and_old_records_keep_theirs():
+    spec = _spec(evaluations=58)
+    cell = Cell("sgan", 100, 1, 69_600)
+    assert cell.config(spec).steps_per_epoch == 1_200  # 58 evaluations, the last at the end
+    assert "--steps-per-epoch 1200 " in cell.command(spec, "runs/x")
+    record = {"spec": {k: v for k, v in sweep.asdict(_spec()).items() if k != "evaluations"}}
+    assert SweepSpec.from_record(record).evaluations == sweep.EVALUATIONS  # a record made before the option
+    with pytest.raises(ValueError, match="evaluations must be at least 1"):
+        _spec(evaluations=0)
+
+
 @pytest.fixture()
 def tiny_sweep(monkeypatch, small_mnist):
     # a batch of 20 keeps these runs to seconds; the recipe is otherwise untouched
