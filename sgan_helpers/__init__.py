@@ -3,8 +3,8 @@
 Modules, one concept each: ``data``, ``activation``, ``discriminators``,
 ``generator``, ``improved`` (Salimans et al.'s MLPs), ``training``, ``sweep`` (SGAN vs
 baseline over label budgets), ``evaluation``, ``explorer`` (the latent space), ``plotting``,
-``files``, ``checkpoints``, ``averaging``, ``speed``, ``cli``, ``tutorial_style`` (the 2019
-training loop, for comparison), ``environment``.
+``files``, ``checkpoints``, ``stopping`` (a clean stop on a signal), ``averaging``, ``speed``,
+``cli``, ``tutorial_style`` (the 2019 training loop, for comparison), ``environment``.
 
 Importing the package imports :mod:`sgan_helpers.activation` and :mod:`sgan_helpers.improved`
 and nothing heavier: that registers the ``SumExpActivation`` and ``WeightNormDense`` layers with

@@ -371,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m sgan_helpers " + shlex.join(argv)
 
     def hint(prefix: str = "") -> str:  # for train: does a fresh start or --resume work now?
+        if args.command == "sweep" and not args.dry_run:
+            return (f" {prefix}Run the same sweep command again: finished runs are kept, "
+                    "the unfinished one resumes from its last checkpoint.")
         if args.command not in ("train", "baseline"):
             return ""
         return f" {prefix}{next_step_hint(getattr(args, 'out', None))}"
@@ -393,6 +396,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {str(err).rstrip('.')}.{hint('Nothing already written was lost. ')}",
               file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(f"\ninterrupted.{hint()}", file=sys.stderr)
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (see sgan_helpers.stopping)
+        print(f"\ninterrupted{f' ({err})' if str(err) else ''}.{hint()}", file=sys.stderr)
         return EXIT_INTERRUPTED

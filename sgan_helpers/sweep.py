@@ -144,6 +144,7 @@ def cell_record(run_dir: Path | str, spec: SweepSpec, cell: Cell, sweep_command:
     if not epochs or epochs[-1]["step"] != cell.steps:
         raise ValueError(f"{run_dir} has not finished ({cell.steps} steps).")
     from .data import dataset_info
+    from .training import run_wall_seconds
 
     every_label = cell.n_labels == dataset_info(spec.dataset).n_train
     return {
@@ -155,7 +156,7 @@ def cell_record(run_dir: Path | str, spec: SweepSpec, cell: Cell, sweep_command:
         "labelled_sha256": info.get("labelled_sha256"),
         "sessions": info["sessions"], "machine": info["sessions"][-1].get("machine"),
         "speed": info["sessions"][-1].get("speed"),
-        "wall_seconds": info.get("wall_seconds"), "train_seconds": info.get("train_seconds"),
+        "wall_seconds": run_wall_seconds(info["sessions"]), "train_seconds": info.get("train_seconds"),
         "test_acc_key": key, "test_acc": epochs[-1][key],
         "curve": [{k: v for k, v in e.items() if k == "step" or k.endswith("_acc") or k == "train_seconds"}
                   for e in epochs],
@@ -345,5 +346,6 @@ def markdown_table(summary: dict[tuple[str, int], Summary]) -> str:
 
 
 def total_hours(records: Iterable[dict[str, Any]]) -> float:
-    """Wall time of every stored run together, in hours."""
-    return sum(r.get("wall_seconds") or 0.0 for r in records) / 3600
+    """Wall time of every stored run together, in hours; a run whose wall time was not recorded
+    (``wall_seconds`` None: see :func:`sgan_helpers.training.run_wall_seconds`) counts its training time."""
+    return sum(r.get("wall_seconds") or r.get("train_seconds") or 0.0 for r in records) / 3600

@@ -39,7 +39,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import checkpoints, files, speed
+from . import checkpoints, files, speed, stopping
 from . import data as data_mod
 from .activation import real_fake_logit
 from .averaging import WeightAverage
@@ -824,7 +824,8 @@ def run_training(
     session: dict[str, Any] = {
         "command": command, "machine": _machine(), "speed": choice.to_dict(),
         "op_determinism": trainer.op_determinism,
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"), "start_step": trainer.step}
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"), "start_step": trainer.step,
+        "end_step": trainer.step, "wall_seconds": 0.0}
     if changed:
         session["changed_options"] = {k: {"run": a, "session": b} for k, (a, b) in changed.items()}
     info["sessions"].append(session)
@@ -834,6 +835,16 @@ def run_training(
     if not ckpt_path.is_file():
         trainer.save_checkpoint(ckpt_path)  # step 0: from now on --resume always works
     session_start = time.perf_counter()
+
+    def checkpoint(**extra: Any) -> None:
+        """Save the checkpoint, then note in config.json how far this session got and how long
+        it took, so a run killed later still counts the time up to here (``extra``: end fields)."""
+        trainer.save_checkpoint(ckpt_path)
+        session.update(end_step=trainer.step, wall_seconds=round(time.perf_counter() - session_start, 1),
+                       **extra)
+        info["train_seconds"] = round(trainer.train_seconds, 1)
+        info["wall_seconds"] = run_wall_seconds(info["sessions"])
+        files.write_json(config_path, info)
 
     total = None if config.sized_by_time else config.total_steps
     per_epoch = config.epoch_steps
@@ -850,60 +861,77 @@ def run_training(
         trainer.train_seconds += now - tick
         tick = now
 
-    while total is None or trainer.step < total:
-        metrics = trainer.train_step()
-        trainer.window.add(metrics)
-        trainer.epoch_metrics.add(metrics)
-        bar.update(1)
-        step = trainer.step
-        if total is None and probe is None and step == first_step + PROBE_STEPS[0]:
-            probe = (step, time.perf_counter())
-        elif total is None and probe is not None and step == probe[0] + PROBE_STEPS[1]:
-            rate = (step - probe[0]) / (time.perf_counter() - probe[1])
-            total = max(step, int(config.minutes * 60 * rate) // 10 * 10)
-            if config.steps_per_epoch is None:  # evaluate about EVALUATIONS times, not every 600 steps
-                config = replace(config, steps_per_epoch=max(step, -(-total // EVALUATIONS)))
-                per_epoch = config.epoch_steps
-            config = replace(config, steps=total)
-            trainer.config = config
-            trainer.set_planned_steps(total)
-            info["config"], info["total_steps"] = config.to_dict(), total
-            info["steps_from_minutes"] = {"minutes": config.minutes, "steps_per_s": round(rate, 3),
-                                          "measured_steps": [probe[0], step], "steps": total}
-            files.write_json(config_path, info)
-            bar.total = total
-            bar.refresh()
-            bar.write(f"{rate:.2f} steps/s measured: {total} steps fill about {config.minutes:g} min")
-        if step % config.log_every == 0 or step == total:
-            clock()
-            trainer.history["steps"].append({"step": step, **trainer.window.means()})
-            bar.set_postfix({k: f"{v:.3f}" for k, v in trainer.window.means().items()})
-            trainer.window = StepMetrics()
-        if step % per_epoch == 0 or step == total:
-            clock()
-            record = {"epoch": -(-step // per_epoch), "step": step,
-                      **{f"mean_{k}": v for k, v in trainer.epoch_metrics.means().items()},
-                      **trainer.evaluate(), "train_seconds": round(trainer.train_seconds, 2)}
-            trainer.epoch_metrics = StepMetrics()
-            trainer.history["epochs"].append(record)
-            files.save_model(trainer.saved_classifier(), out / "classifier.keras")
-            if config.method == "sgan":  # a supervised baseline trains no generator
-                save_sample_grid(trainer.saved_generator(), trainer.grid_latent,
-                                 out / "samples" / f"epoch_{record['epoch']:03d}.png")
-                files.save_model(trainer.saved_generator(), out / "generator.keras")
-            files.write_json(out / "history.json", trainer.history)
-            trainer.save_checkpoint(ckpt_path)
-            shown = " ".join(f"{k}={v:.4f}" for k, v in record.items() if k.endswith("_acc"))
-            bar.write(f"epoch {record['epoch']} (step {step}/{total}): {shown}")
-            tick = time.perf_counter()  # evaluating and saving is not training time
-        elif step % config.checkpoint_every == 0:
-            clock()
-            trainer.save_checkpoint(ckpt_path)
-            tick = time.perf_counter()
+    with stopping.StopRequests() as stop:
+        while total is None or trainer.step < total:
+            metrics = trainer.train_step()
+            trainer.window.add(metrics)
+            trainer.epoch_metrics.add(metrics)
+            bar.update(1)
+            step = trainer.step
+            if total is None and probe is None and step == first_step + PROBE_STEPS[0]:
+                probe = (step, time.perf_counter())
+            elif total is None and probe is not None and step == probe[0] + PROBE_STEPS[1]:
+                rate = (step - probe[0]) / (time.perf_counter() - probe[1])
+                total = max(step, int(config.minutes * 60 * rate) // 10 * 10)
+                if config.steps_per_epoch is None:  # evaluate about EVALUATIONS times, not every 600 steps
+                    config = replace(config, steps_per_epoch=max(step, -(-total // EVALUATIONS)))
+                    per_epoch = config.epoch_steps
+                config = replace(config, steps=total)
+                trainer.config = config
+                trainer.set_planned_steps(total)
+                info["config"], info["total_steps"] = config.to_dict(), total
+                info["steps_from_minutes"] = {"minutes": config.minutes, "steps_per_s": round(rate, 3),
+                                              "measured_steps": [probe[0], step], "steps": total}
+                files.write_json(config_path, info)
+                bar.total = total
+                bar.refresh()
+                bar.write(f"{rate:.2f} steps/s measured: {total} steps fill about {config.minutes:g} min")
+            if step % config.log_every == 0 or step == total:
+                clock()
+                trainer.history["steps"].append({"step": step, **trainer.window.means()})
+                bar.set_postfix({k: f"{v:.3f}" for k, v in trainer.window.means().items()})
+                trainer.window = StepMetrics()
+            if step % per_epoch == 0 or step == total:
+                clock()
+                record = {"epoch": -(-step // per_epoch), "step": step,
+                          **{f"mean_{k}": v for k, v in trainer.epoch_metrics.means().items()},
+                          **trainer.evaluate(), "train_seconds": round(trainer.train_seconds, 2)}
+                trainer.epoch_metrics = StepMetrics()
+                trainer.history["epochs"].append(record)
+                files.save_model(trainer.saved_classifier(), out / "classifier.keras")
+                if config.method == "sgan":  # a supervised baseline trains no generator
+                    save_sample_grid(trainer.saved_generator(), trainer.grid_latent,
+                                     out / "samples" / f"epoch_{record['epoch']:03d}.png")
+                    files.save_model(trainer.saved_generator(), out / "generator.keras")
+                files.write_json(out / "history.json", trainer.history)
+                checkpoint()
+                shown = " ".join(f"{k}={v:.4f}" for k, v in record.items() if k.endswith("_acc"))
+                bar.write(f"epoch {record['epoch']} (step {step}/{total}): {shown}")
+                tick = time.perf_counter()  # evaluating and saving is not training time
+            elif step % config.checkpoint_every == 0:
+                clock()
+                checkpoint()
+                tick = time.perf_counter()
+            if stop.requested:  # SIGTERM or Ctrl-C during the step: keep it, then stop
+                clock()
+                checkpoint(stopped_by=stop.requested)
+                bar.close()
+                raise KeyboardInterrupt(f"{stop.requested}: stopped after step {step}; checkpoint saved")
     bar.close()
     session.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), end_step=trainer.step,
                    wall_seconds=round(time.perf_counter() - session_start, 1))
     info["train_seconds"] = round(trainer.train_seconds, 1)
-    info["wall_seconds"] = round(sum(s.get("wall_seconds", 0.0) for s in info["sessions"]), 1)
+    info["wall_seconds"] = run_wall_seconds(info["sessions"])
     files.write_json(config_path, info)
     return trainer
+
+
+def run_wall_seconds(sessions: list[dict[str, Any]]) -> float | None:
+    """A run's wall time: its sessions' sum, each up to its last checkpoint; ``None`` when a
+    session that trained left no time (killed before this was recorded at each checkpoint)."""
+    for i, session in enumerate(sessions):
+        end = session.get("end_step", sessions[i + 1]["start_step"] if i + 1 < len(sessions) else None)
+        if session.get("wall_seconds") is None and end != session["start_step"]:
+            return None
+    known = [s.get("wall_seconds") or 0.0 for s in sessions]
+    return round(sum(known), 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -306,3 +307,29 @@ def test_sweep_command_runs_and_skips(tmp_path, capsys, small_data):
     assert (tmp_path / "res" / "sgan-mnist-20labels-seed1.npz").is_file()  # the generator's images
     code, stdout, _ = _run(argv, capsys)
     assert code == 0 and "2 done" in stdout and "[1/2]" not in stdout
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_sigterm_saves_the_step_and_says_how_to_go_on(tmp_path, capsys, monkeypatch, small_data, command):
+    """kill <pid> (a scheduler's limit, Binder culling): the step in progress is checkpointed, the
+    exit code is 130 and one line says what was kept and how to continue."""
+    real_step = SGANTrainer.train_step
+
+    def kill_during_step_2(self):
+        if self.step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_step(self)
+
+    monkeypatch.setattr(SGANTrainer, "train_step", kill_during_step_2)
+    out = tmp_path / "run"
+    argv = (["train", *TINY, "--checkpoint-every", "100", "--out", str(out)] if command == "train" else
+            ["sweep", "--labels", "20", "--draws", "1", "--steps", "4", "--methods", "sgan",
+             "--precision", "float32", "--out", str(tmp_path / "res"), "--runs", str(tmp_path / "runs")])
+    code, _, err = _run(argv, capsys)
+    assert code == 130 and "(SIGTERM: stopped after step 2; checkpoint saved)" in err
+    assert ("--resume --out" if command == "train" else "Run the same sweep command again") in err
+    run = out if command == "train" else tmp_path / "runs" / "res" / "sgan-mnist-20labels-seed1"
+    assert checkpoints.read(run / "checkpoint.npz")[1]["step"] == 2
+    monkeypatch.setattr(SGANTrainer, "train_step", real_step)
+    code, stdout, _ = _run([*argv, "--resume"] if command == "train" else argv, capsys)
+    assert code == 0 and "Resuming at step 2" in stdout

@@ -13,8 +13,14 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from sgan_helpers import files
-from sgan_helpers.training import RunFolderError, SGANTrainer, check_run_folder, run_training
+from sgan_helpers import checkpoints, files
+from sgan_helpers.training import (
+    RunFolderError,
+    SGANTrainer,
+    check_run_folder,
+    run_training,
+    run_wall_seconds,
+)
 
 
 def _state(trainer: SGANTrainer) -> dict[str, np.ndarray]:
@@ -172,3 +178,77 @@ def test_sigkill_mid_checkpoint_in_a_real_process(tmp_path, small_mnist, straigh
     assert _strip(resumed.history) == straight[1]
     sessions = json.loads((out / "config.json").read_text())["sessions"]
     assert [s["start_step"] for s in sessions] == [0, 3]
+
+
+def _signal_at(monkeypatch, step: int, *signals: int) -> None:
+    """Send ``signals`` to this process as step ``step`` begins (as ``kill`` or Ctrl-C would)."""
+    real_step = SGANTrainer.train_step
+
+    def train_step(self):
+        if self.step == step:
+            for sig in signals:
+                os.kill(os.getpid(), sig)
+        return real_step(self)
+
+    monkeypatch.setattr(SGANTrainer, "train_step", train_step)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_finishes_the_step_checkpoints_it_and_resumes_bit_exact(tmp_path, small_mnist, straight,
+                                                                          monkeypatch, sig):
+    """kill (SIGTERM) or Ctrl-C during step 5 (checkpoints at 4 and 6): the step completes, is
+    checkpointed, the session is noted as stopped with its time, and nothing is repeated."""
+    out = tmp_path / "run"
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    _signal_at(monkeypatch, 4, sig)
+    with pytest.raises(KeyboardInterrupt, match=f"{signal.Signals(sig).name}: stopped after step 5"):
+        run_training(tiny_config(), out, progress=False, data=small_mnist)
+    assert {s: signal.getsignal(s) for s in before} == before  # handlers restored
+    assert checkpoints.read(out / "checkpoint.npz")[1]["step"] == 5
+    info = json.loads((out / "config.json").read_text())
+    (session,) = info["sessions"]
+    assert session["stopped_by"] == signal.Signals(sig).name and session["end_step"] == 5
+    assert session["wall_seconds"] > 0 and info["wall_seconds"] == session["wall_seconds"]
+    assert "finished" not in session
+    monkeypatch.undo()
+    resumed = run_training(tiny_config(), out, resume=True, progress=False, data=small_mnist)
+    _assert_same_state(straight[0], _state(resumed))
+    assert _strip(resumed.history) == straight[1]
+    info = json.loads((out / "config.json").read_text())
+    assert [s["start_step"] for s in info["sessions"]] == [0, 5]
+    assert info["wall_seconds"] == round(sum(s["wall_seconds"] for s in info["sessions"]), 1)
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path, small_mnist, monkeypatch):
+    """Two Ctrl-C: no waiting for the step; the periodic checkpoint (step 4) is what remains."""
+    out = tmp_path / "run"
+    _signal_at(monkeypatch, 5, signal.SIGINT, signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        run_training(tiny_config(), out, progress=False, data=small_mnist)
+    assert "stopped after" not in str(caught.value)
+    assert checkpoints.read(out / "checkpoint.npz")[1]["step"] == 4
+    (session,) = json.loads((out / "config.json").read_text())["sessions"]
+    assert session["end_step"] == 4 and "stopped_by" not in session
+
+
+def test_an_ignored_sigint_stays_ignored(tmp_path, small_mnist, monkeypatch):
+    """A job started with `&` from a script ignores SIGINT; training must not start obeying it."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _signal_at(monkeypatch, 2, signal.SIGINT)
+        assert run_training(tiny_config(), tmp_path / "run", progress=False, data=small_mnist).step == 6
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("sessions, wall", [
+    ([{"start_step": 0, "end_step": 6, "wall_seconds": 3.0}], 3.0),
+    ([{"start_step": 0, "end_step": 4, "wall_seconds": 2.0},
+      {"start_step": 4, "end_step": 6, "wall_seconds": 1.5}], 3.5),
+    ([{"start_step": 0}, {"start_step": 0, "end_step": 6, "wall_seconds": 3.0}], 3.0),  # nothing trained
+    ([{"start_step": 0}, {"start_step": 4, "end_step": 6, "wall_seconds": 1.0}], None),  # time lost
+    ([{"start_step": 0}], None),  # an old run killed in its only session
+])
+def test_run_wall_seconds(sessions, wall):
+    assert run_wall_seconds(sessions) == wall

@@ -18,11 +18,16 @@ for folder in sorted((ROOT / "results").iterdir()):
     machine = records[0]["machine"]
     minutes = {}
     for r in records:
-        minutes.setdefault(r["cell"]["method"], []).append(r["wall_seconds"] / 60)
-    print(f"results/{folder.name}: {len(records)} runs, {sweep.total_hours(records):.2f} h in all on "
+        if r["wall_seconds"] is not None:
+            minutes.setdefault(r["cell"]["method"], []).append(r["wall_seconds"] / 60)
+    unrecorded = [r["name"] for r in records if r["wall_seconds"] is None]
+    note = (f" ({', '.join(unrecorded)}: training time, its wall time was not recorded)"
+            if unrecorded else "")
+    print(f"results/{folder.name}: {len(records)} runs, {sweep.total_hours(records):.2f} h in all{note} on "
           f"{machine['cpu_count']} cores ({records[0]['speed']['reason']}), "
           f"precision {records[0]['speed']['precision']}; "
-          + ", ".join(f"{m} {sum(v) / len(v):.1f} min each" for m, v in minutes.items()))
+          + ", ".join(f"{m} {sum(v) / len(v):.1f} min each" for m, v in minutes.items())
+          + (" where recorded" if unrecorded else ""))
     print(f"made by: {records[0]['sweep_command']}\n")
     print(sweep.markdown_table(sweep.summarise(records)))
     print()
