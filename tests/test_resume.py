@@ -15,6 +15,7 @@ import pytest
 from conftest import tiny_config
 from sgan_helpers import checkpoints, files
 from sgan_helpers.training import (
+    RECIPES,
     RunFolderError,
     SGANTrainer,
     check_run_folder,
@@ -77,6 +78,27 @@ def test_kill_between_checkpoints_resumes_bit_exact(tmp_path, small_mnist, sched
     assert resumed.step == 2
     assert [resumed.train_step() for _ in range(3)] == losses
     _assert_same_state(_state(straight), _state(resumed))
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_the_salimans_recipe_resumes_bit_exact(tmp_path, small_mnist, precision):
+    """The hour-long runs' recipe (MLPs with Gaussian noise and weight normalisation initialised with the
+    noise on, feature matching, the weight average, a learning rate that decays over the second half):
+    checkpoint at step 2, killed later; the resumed trainer repeats steps 3-6 (into the decay) exactly."""
+    config = tiny_config(**{**RECIPES["salimans"], "batch_size": 20, "steps": 6, "precision": precision})
+    assert config.lr_schedule == "linear" and config.ema_decay and config.init_noise
+    path = tmp_path / "checkpoint.npz"
+    straight = SGANTrainer(config, data=small_mnist)
+    for _ in range(2):
+        straight.train_step()
+    straight.save_checkpoint(path)
+    losses = [straight.train_step() for _ in range(4)]
+
+    resumed = SGANTrainer(config, data=small_mnist)
+    resumed.load_checkpoint(path)
+    assert [resumed.train_step() for _ in range(4)] == losses
+    _assert_same_state(_state(straight), _state(resumed))
+    assert straight.evaluate() == resumed.evaluate()
 
 
 def test_ctrl_c_between_checkpoints(tmp_path, small_mnist, monkeypatch, straight):
