@@ -836,15 +836,24 @@ def run_training(
         trainer.save_checkpoint(ckpt_path)  # step 0: from now on --resume always works
     session_start = time.perf_counter()
 
-    def checkpoint(**extra: Any) -> None:
-        """Save the checkpoint, then note in config.json how far this session got and how long
-        it took, so a run killed later still counts the time up to here (``extra``: end fields)."""
-        trainer.save_checkpoint(ckpt_path)
+    saved_step = trainer.step  # the step the checkpoint on disk holds
+
+    def note_session(**extra: Any) -> None:
+        """Note in config.json how far this session got and how long it took (``extra``: end fields)."""
         session.update(end_step=trainer.step, wall_seconds=round(time.perf_counter() - session_start, 1),
                        **extra)
         info["train_seconds"] = round(trainer.train_seconds, 1)
         info["wall_seconds"] = run_wall_seconds(info["sessions"])
         files.write_json(config_path, info)
+
+    def checkpoint(**extra: Any) -> None:
+        """Save the checkpoint (unless it already holds this step), then note the session, so a run
+        killed later still counts the time up to here."""
+        nonlocal saved_step
+        if saved_step != trainer.step:
+            trainer.save_checkpoint(ckpt_path)
+            saved_step = trainer.step
+        note_session(**extra)
 
     total = None if config.sized_by_time else config.total_steps
     per_epoch = config.epoch_steps
@@ -918,11 +927,7 @@ def run_training(
                 bar.close()
                 raise KeyboardInterrupt(f"{stop.requested}: stopped after step {step}; checkpoint saved")
     bar.close()
-    session.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), end_step=trainer.step,
-                   wall_seconds=round(time.perf_counter() - session_start, 1))
-    info["train_seconds"] = round(trainer.train_seconds, 1)
-    info["wall_seconds"] = run_wall_seconds(info["sessions"])
-    files.write_json(config_path, info)
+    note_session(finished=time.strftime("%Y-%m-%d %H:%M:%S"))
     return trainer
 
 
