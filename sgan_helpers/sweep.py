@@ -319,6 +319,11 @@ def pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
+def _mean_std(s: Summary) -> str:
+    """``mean ± std`` in %; the mean alone for one draw (its spread is unknown, not zero)."""
+    return f"{pct(s.mean)} ± {pct(s.std)}" if s.n > 1 else pct(s.mean)
+
+
 def table_rows(summary: dict[tuple[str, int], Summary]) -> list[dict[str, Any]]:
     """One row per budget: SGAN and baseline mean +/- std (in %) and the gain in points."""
     budgets = sorted({n for _, n in summary})
@@ -327,8 +332,8 @@ def table_rows(summary: dict[tuple[str, int], Summary]) -> list[dict[str, Any]]:
         sgan, base = summary.get(("sgan", n)), summary.get(("supervised", n))
         rows.append({
             "labels": n,
-            "sgan": None if sgan is None else f"{pct(sgan.mean)} ± {pct(sgan.std)}",
-            "baseline": None if base is None else f"{pct(base.mean)} ± {pct(base.std)}",
+            "sgan": None if sgan is None else _mean_std(sgan),
+            "baseline": None if base is None else _mean_std(base),
             "gain": None if sgan is None or base is None else f"{100 * (sgan.mean - base.mean):+.2f}",
             "draws": max(s.n for s in (sgan, base) if s is not None),
         })

@@ -229,14 +229,19 @@ class TrainConfig:
         """True until the step count of a ``minutes`` run has been chosen."""
         return self.minutes is not None and self.steps is None
 
-    def resolve_speed(self, saved: TrainConfig | None = None) -> tuple[TrainConfig, speed.SpeedChoice]:
+    def resolve_speed(self, resumed: bool = False) -> tuple[TrainConfig, speed.SpeedChoice]:
         """This config with ``"auto"`` replaced by this machine's fastest setting.
 
-        On resume pass the run's ``saved`` config: its precision is kept (it defines the
-        numbers); XLA is operational and is chosen afresh.
+        ``resumed=True``: this is a saved run's config; its precision is kept (it defines the
+        numbers) and the reason says so only if ``auto`` would now choose another one; XLA is
+        operational and is chosen afresh.
         """
-        precision = saved.precision if saved is not None and self.precision == AUTO else self.precision
-        choice = speed.resolve(precision, self.jit_compile, architecture=self.architecture)
+        kept = resumed and self.precision != AUTO
+        choice = speed.resolve(AUTO if kept else self.precision, self.jit_compile,
+                               architecture=self.architecture)
+        if kept and choice.precision != self.precision:
+            reason = f"{choice.reason}; precision {self.precision} kept from the run resumed"
+            choice = speed.SpeedChoice(self.precision, choice.jit_compile, choice.source, reason)
         return replace(self, precision=choice.precision, jit_compile=choice.jit_compile), choice
 
 
@@ -792,7 +797,7 @@ def run_training(
         asked = config
         config = replace(TrainConfig.from_dict(info["config"]),
                          **{k: getattr(asked, k) for k in OPERATIONAL_FIELDS})
-    config, choice = config.resolve_speed()
+    config, choice = config.resolve_speed(resumed=info is not None)
     length = (f"about {config.minutes:g} min of training, steps chosen from the measured speed"
               if config.sized_by_time else f"{config.total_steps} steps")
     print(f"Run folder: {out}  ({length}, schedule={config.schedule})", flush=True)

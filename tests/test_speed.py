@@ -128,3 +128,19 @@ def test_auto_keeps_xla_off_for_the_mlp_on_cpus(monkeypatch):
     assert (mlp.precision, mlp.jit_compile) == ("float32", False) and cnn.jit_compile is True
     explicit, _ = recipe_config("salimans", jit_compile=True).resolve_speed()
     assert explicit.jit_compile is True  # an explicit choice is kept
+
+
+def test_a_resumed_run_keeps_its_precision_and_says_why(monkeypatch):
+    """On resume the saved precision is not "set explicitly" by the user: the reason says it was kept."""
+    from sgan_helpers.training import recipe_config
+
+    monkeypatch.setattr(speed, "detect_hardware", lambda: AVX2)  # auto would choose float32 here
+    monkeypatch.setattr(speed, "cached_choice", lambda hw, cache=None: None)
+    saved = recipe_config("salimans", precision="mixed_bfloat16")
+    same, choice = recipe_config("salimans", precision="float32").resolve_speed(resumed=True)
+    assert same.precision == "float32" and "explicitly" not in choice.reason and "kept" not in choice.reason
+    kept, choice = saved.resolve_speed(resumed=True)
+    assert kept.precision == "mixed_bfloat16" and kept.jit_compile is False
+    assert "explicitly" not in choice.reason and "mixed_bfloat16 kept from the run resumed" in choice.reason
+    given, choice = saved.resolve_speed()  # a fresh run with the precision given on the command line
+    assert given.precision == "mixed_bfloat16" and "explicitly" in choice.reason

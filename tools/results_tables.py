@@ -16,6 +16,8 @@ for folder in sorted((ROOT / "results").iterdir()):
         continue
     records = sweep.load_results(folder)
     machine = records[0]["machine"]
+    # the first session chose the precision; a resumed one keeps it (its reason may say so)
+    chosen = records[0]["sessions"][0].get("speed", records[0]["speed"])
     minutes = {}
     for r in records:
         if r["wall_seconds"] is not None:
@@ -23,8 +25,9 @@ for folder in sorted((ROOT / "results").iterdir()):
     unrecorded = [r["name"] for r in records if r["wall_seconds"] is None]
     note = (f" ({', '.join(unrecorded)}: training time, its wall time was not recorded)"
             if unrecorded else "")
-    print(f"results/{folder.name}: {len(records)} runs, {sweep.total_hours(records):.2f} h in all{note} on "
-          f"{machine['cpu_count']} cores ({records[0]['speed']['reason']}), "
+    runs = f"{len(records)} run{'' if len(records) == 1 else 's'}"
+    print(f"results/{folder.name}: {runs}, {sweep.total_hours(records):.2f} h in all{note} on "
+          f"{machine['cpu_count']} cores ({chosen['reason']}), "
           f"precision {records[0]['speed']['precision']}; "
           + ", ".join(f"{m} {sum(v) / len(v):.1f} min each" for m, v in minutes.items())
           + (" where recorded" if unrecorded else ""))
