@@ -29,7 +29,7 @@ for folder in sorted((ROOT / "results").iterdir()):
     print(f"results/{folder.name}: {runs}, {sweep.total_hours(records):.2f} h in all{note} on "
           f"{machine['cpu_count']} cores ({chosen['reason']}), "
           f"precision {records[0]['speed']['precision']}; "
-          + ", ".join(f"{m} {sum(v) / len(v):.1f} min each" for m, v in minutes.items())
+          + ", ".join(f"{m} {sum(v) / len(v):.1f} min per run on average" for m, v in minutes.items())
           + (" where recorded" if unrecorded else ""))
     print(f"made by: {records[0]['sweep_command']}\n")
     print(sweep.markdown_table(sweep.summarise(records)))
