@@ -77,7 +77,8 @@ what ``make run`` and the shipped ``pretrained/mnist_100labels`` use.
 ``improved``: Salimans et al.'s (2016) MNIST recipe: MLPs with weight normalisation and Gaussian
 noise, feature matching, one combined D update per step on 100 labelled + 100 unlabelled + 100
 generated images (batch_size 200 = two halves of 100), Adam at 3e-3, unlabelled loss weighted 1/2,
-plus a weight average and a learning rate that decays over the second half of the run.
+plus a weight average (decay 0.999; their code tests one with 0.9999) and a learning rate that
+decays over the second half of the run.
 ``salimans``: ``improved`` with the one difference from Salimans et al.'s code found since: the
 weight-normalisation initialisation sees the training noise (``init_noise``); stored results made
 with ``improved`` stay reproducible under that name."""
