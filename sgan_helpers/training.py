@@ -679,9 +679,14 @@ def _saved_model_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> f
 
 
 def _machine() -> dict[str, Any]:
+    """Where a session ran. The CPU model matters beyond its class: two CPU models of one class (AMD
+    and Intel AVX-512 with BF16) give different bfloat16 arithmetic, so a run repeats exactly only on
+    the same model (records made before ``cpu`` was added lack it)."""
     import os
 
+    cpu, flags = speed.cpu_flags()
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu": cpu, "cpu_flags": sorted(flags),
             "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
             "tensorflow": tf.__version__, "keras": keras.__version__,
             "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}

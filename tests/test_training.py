@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import n_changed, snapshot, tiny_config
-from sgan_helpers import checkpoints, evaluation, files
+from sgan_helpers import checkpoints, evaluation, files, speed
 from sgan_helpers.training import RunFolderError, SGANTrainer, TrainConfig, run_training
 
 
@@ -123,7 +123,9 @@ def test_run_folder_contents(tmp_path, small_mnist):
     assert history == trainer.history
     assert not [p for p in out.rglob("*.tmp*")], "no temp files left behind"
     assert info["labelled_indices"] == trainer.sup_index.tolist()
-    assert info["sessions"][0]["op_determinism"] is False and info["sessions"][0]["machine"]["gpus"] == []
+    machine = info["sessions"][0]["machine"]
+    assert info["sessions"][0]["op_determinism"] is False and machine["gpus"] == []
+    assert (machine["cpu"], frozenset(machine["cpu_flags"])) == speed.cpu_flags(), "the CPU model is recorded"
     classifier = keras.saving.load_model(out / "classifier.keras", safe_mode=True)
     assert np.array_equal(classifier.predict(trainer.x_test[:64], verbose=0).argmax(1),
                           trainer.predict_logits(trainer.x_test[:64]).argmax(1))
@@ -310,8 +312,6 @@ def test_config_defaults_are_the_tutorials():
 
 
 def test_auto_speed_is_resolved_recorded_and_kept_on_resume(tmp_path, small_mnist, monkeypatch):
-    from sgan_helpers import speed
-
     amx = speed.Hardware("test CPU", frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}))
     monkeypatch.setattr(speed, "detect_hardware", lambda: amx)
     monkeypatch.setenv(speed.CACHE_ENV, str(tmp_path / "cache"))  # no calibration stored
