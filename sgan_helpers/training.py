@@ -679,9 +679,9 @@ def _saved_model_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> f
 
 
 def _machine() -> dict[str, Any]:
-    """Where a session ran. The CPU model matters beyond its class: two CPU models of one class (AMD
-    and Intel AVX-512 with BF16) give different bfloat16 arithmetic, so a run repeats exactly only on
-    the same model (records made before ``cpu`` was added lack it)."""
+    """Where a session ran. The CPU model matters beyond its class: oneDNN picks its kernels per CPU
+    (AMX on recent Intel Xeons), so two models of one class may round differently and a run need not
+    repeat exactly on another model (records made before ``cpu`` was added lack it)."""
     import os
 
     cpu, flags = speed.cpu_flags()
