@@ -21,9 +21,7 @@ SHIPPED = ["mnist_100labels", "mnist_100labels_improved"]
 PUBLISHED = {99.07, 95.9}  # Salimans et al. 2016 (93 errors in 10,000); the 2019 tutorial
 BOUNDS = {0.0, 100.0}  # "between 0 % and 100 %", "fits its images 100 %": definitions, not results
 THRESHOLDS = {95.0, 99.0}  # issue #12's targets ("95 % within five minutes"): levels, not results
-IN_PROGRESS: dict[str, str] = {  # sweeps whose later draws are still to train (`make` resumes them)
-    "paper-mnist-salimans": "make sweep-paper: draw 3 (about 2 h 25 min on 2 AVX-512-BF16 cores)",
-}
+IN_PROGRESS: dict[str, str] = {}  # sweeps whose later draws are still to train (`make` resumes them)
 
 
 @pytest.fixture(scope="module", params=FOLDERS)
