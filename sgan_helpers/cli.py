@@ -68,7 +68,7 @@ def _learning_rate(text: str) -> float:
 
 def _add_recipe_options(p: argparse.ArgumentParser) -> None:
     """The options that say what is trained; each overrides the --recipe's value."""
-    from .training import ARCHITECTURES, LR_SCHEDULES, RECIPES
+    from .training import ARCHITECTURES, LR_SCHEDULES, RECIPES, SAMPLINGS
 
     p.add_argument("--recipe", choices=sorted(RECIPES), default="tutorial",
                    help="tutorial (default): the 2019 tutorial's CNNs and schedule; series: the same "
@@ -85,6 +85,9 @@ def _add_recipe_options(p: argparse.ArgumentParser) -> None:
                    help="mlp only: multiply its Gaussian noise (0 = off; default 1)")
     p.add_argument("--generator-output", choices=("softplus", "sigmoid"),
                    help="mlp only: the generator's output unit (default softplus; sigmoid is the paper's)")
+    p.add_argument("--sampling", choices=SAMPLINGS, default=None,
+                   help="real images per batch: random (with replacement; the recipes') or epochs "
+                        "(passes through the images, each in a new order: Salimans et al.'s code)")
     p.add_argument("--init-noise", action=argparse.BooleanOptionalAction, default=None,
                    help="mlp only: let the weight-normalisation initialisation see the training noise "
                         "(salimans: on; improved: off)")
@@ -178,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"label budgets (default {' '.join(map(str, DEFAULT_BUDGETS))})")
     sweep.add_argument("--draws", type=_positive_int, default=DEFAULT_DRAWS,
                        help=f"label draws per budget, seeds 1..N (default {DEFAULT_DRAWS})")
+    sweep.add_argument("--seeds", type=_positive_int, nargs="+",
+                       help="train only these of the --draws label draws, e.g. --seeds 3: one draw of "
+                            "a long sweep per session or machine (the records are the whole sweep's)")
     sweep.add_argument("--steps", type=_positive_int, required=True, help="SGAN steps per run")
     sweep.add_argument("--baseline-steps", type=_positive_int,
                        help="baseline steps per run (needed unless --methods sgan)")
@@ -244,7 +250,7 @@ _RECIPE_FIELDS = {"architecture": "architecture", "batch_size": "batch_size",
                   "noise_scale": "noise_scale", "generator_output": "generator_output",
                   "ema": "ema_decay", "schedule": "schedule",
                   "generator_loss": "generator_loss", "unlabelled_weight": "unlabelled_weight",
-                  "init_noise": "init_noise"}
+                  "init_noise": "init_noise", "sampling": "sampling"}
 
 
 def _labels_from(run: Path) -> dict:
@@ -331,7 +337,8 @@ def _sweep(args: argparse.Namespace, command: str) -> int:
                      draws=args.draws, steps=args.steps, baseline_steps=args.baseline_steps,
                      ceiling_steps=args.ceiling_steps, methods=tuple(args.methods),
                      precision=args.precision, overrides=dict(args.set), evaluations=args.evaluations)
-    run_sweep(spec, args.out, args.runs / args.out.name, command=command, dry_run=args.dry_run)
+    run_sweep(spec, args.out, args.runs / args.out.name, command=command, dry_run=args.dry_run,
+              seeds=args.seeds)
     return 0
 
 

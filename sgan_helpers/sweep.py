@@ -29,7 +29,8 @@ EVALUATIONS = 5
 """Each cell evaluates this many times by default (its learning curve); the last one is its result."""
 FORMAT = 1
 SETTABLE = ("architecture", "schedule", "generator_loss", "batch_size", "learning_rate", "lr_schedule",
-            "unlabelled_weight", "noise_scale", "generator_output", "ema_decay", "init_noise")
+            "unlabelled_weight", "noise_scale", "generator_output", "ema_decay", "init_noise",
+            "sampling")
 """Recipe fields a sweep may override (``--set``), each a CLI option of ``train`` of the same name."""
 
 PUBLISHED = {
@@ -164,13 +165,22 @@ def cell_record(run_dir: Path | str, spec: SweepSpec, cell: Cell, sweep_command:
 
 
 def run_sweep(spec: SweepSpec, out: Path | str, runs: Path | str, command: str | None = None,
-              dry_run: bool = False, data=None) -> list[Path]:
-    """Train every cell not done yet; return the result files (done ones included)."""
+              dry_run: bool = False, data=None, seeds: Iterable[int] | None = None) -> list[Path]:
+    """Train every cell not done yet; return the result files (done ones included).
+
+    ``seeds``: only the cells of these label draws (one draw of a long sweep per session or
+    machine). Their records are the ones the whole sweep would write, so the parts make one sweep.
+    """
     from . import files
     from .training import folder_state, run_training
 
     out, runs = Path(out), Path(runs)
     cells = spec.cells()
+    if seeds is not None:
+        seeds = set(seeds)
+        if not seeds or not seeds <= set(range(1, spec.draws + 1)):
+            raise ValueError(f"seeds must be among this sweep's draws 1..{spec.draws}, got {sorted(seeds)}.")
+        cells = [c for c in cells if c.seed in seeds]
     done = [c for c in cells if (out / f"{c.name(spec.dataset)}.json").is_file()]
     print(f"Sweep: {len(cells)} cells ({spec.recipe} recipe, {spec.dataset}); {len(done)} done; "
           f"results in {out}/, run folders in {runs}/", flush=True)

@@ -61,6 +61,10 @@ ARCHITECTURES = ("tutorial", "mlp")
 """``tutorial``: the 2019 tutorial's CNNs; ``mlp``: Salimans et al.'s MLPs (:mod:`sgan_helpers.improved`)."""
 METHODS = ("sgan", "supervised")
 """``supervised``: the baseline: the same classifier trained on the labelled images only (no GAN)."""
+SAMPLINGS = ("random", "epochs")
+"""How the real images of a batch are drawn. ``random``: independently, with replacement (the
+tutorial's); ``epochs``: in passes through the images, each in a fresh random order (Salimans et
+al.'s code: with 100 labels, every batch holds all 100 labelled images)."""
 LR_SCHEDULES = ("constant", "linear")
 """``linear``: the learning rate holds for the first half of the run, then falls linearly to 0."""
 AUTO = speed.AUTO
@@ -81,7 +85,11 @@ plus a weight average (decay 0.999; their code tests one with 0.9999) and a lear
 decays over the second half of the run.
 ``salimans``: ``improved`` with the one difference from Salimans et al.'s code found since: the
 weight-normalisation initialisation sees the training noise (``init_noise``); stored results made
-with ``improved`` stay reproducible under that name."""
+with ``improved`` stay reproducible under that name. Differences from their MNIST code that remain,
+each an option: the real images are drawn with replacement (theirs: ``sampling="epochs"``), the
+average's decay is 0.999 (theirs 0.9999, starting from zeros), the learning rate decays (theirs:
+``lr_schedule="constant"`` for 300 epochs), the generator's output is softplus (theirs sigmoid, which
+collapses here), and its latent points are standard normal (theirs uniform in [0, 1])."""
 RECIPES["salimans"] = {**RECIPES["improved"], "init_noise": True}
 EVALUATIONS = 5
 """A ``minutes`` run without ``steps_per_epoch`` evaluates about this often, on any machine."""
@@ -129,6 +137,7 @@ class TrainConfig:
     noise_scale: float = 1.0  # mlp only: multiplies its Gaussian noise levels (0 = no noise)
     generator_output: str = "softplus"  # mlp only: "sigmoid" is the paper's (it saturates here)
     init_noise: bool = False  # mlp only: the data-dependent init sees the training noise (their code)
+    sampling: str = "random"  # "epochs": real images in passes, each in a new order (their code)
     # "auto": the fastest for this machine (sgan_helpers.speed); or True/False, "float32"/"mixed_bfloat16"
     jit_compile: bool | str = AUTO
     precision: str = AUTO
@@ -157,7 +166,7 @@ class TrainConfig:
             raise ValueError(
                 f"generator_loss must be one of {GENERATOR_LOSSES}, got {self.generator_loss!r}.")
         for name, allowed in (("schedule", SCHEDULES), ("architecture", ARCHITECTURES),
-                              ("method", METHODS), ("lr_schedule", LR_SCHEDULES)):
+                              ("method", METHODS), ("lr_schedule", LR_SCHEDULES), ("sampling", SAMPLINGS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}.")
         for name in ("unlabelled_weight", "noise_scale"):
@@ -383,6 +392,10 @@ class SGANTrainer:
         self.x_test, self.y_test = data_mod.preprocess(x_test), np.asarray(y_test)
         self.x_sup, self.y_sup = self.x_train[self.sup_index], self.y_train[self.sup_index]
         self.rng = np.random.default_rng([config.seed, 1])  # batches; checkpointed
+        half = config.batch_size // 2
+        self.passes = (None if config.sampling == "random" else  # "epochs": a function of the step
+                       (data_mod.EpochBatches(len(self.x_sup), half, (config.seed, 3)),
+                        data_mod.EpochBatches(len(self.x_train), half, (config.seed, 4))))
         self.grid_latent = data_mod.latent_points(
             100, config.latent_dim, np.random.default_rng([config.seed, 2])
         )
@@ -533,8 +546,12 @@ class SGANTrainer:
         """Numpy-side sampling (cheap): indices and latent points from the run's RNG."""
         c, rng = self.config, self.rng
         half = c.batch_size // 2
-        x_lab, y_lab = data_mod.real_batch(self.x_sup, self.y_sup, half, rng)
-        x_real, _ = data_mod.real_batch(self.x_train, None, half, rng)
+        if self.passes is None:
+            x_lab, y_lab = data_mod.real_batch(self.x_sup, self.y_sup, half, rng)
+            x_real, _ = data_mod.real_batch(self.x_train, None, half, rng)
+        else:
+            labelled, unlabelled = (p.indices(self.step) for p in self.passes)
+            x_lab, y_lab, x_real = self.x_sup[labelled], self.y_sup[labelled], self.x_train[unlabelled]
         z_fake = data_mod.latent_points(half, c.latent_dim, rng)
         z_gen = data_mod.latent_points(c.batch_size, c.latent_dim, rng)
         return x_lab, y_lab.astype(np.int64), x_real, z_fake, z_gen

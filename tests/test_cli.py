@@ -254,10 +254,13 @@ def test_calibrate_times_each_setting_and_auto_then_uses_the_winner(tmp_path, ca
     (["train", "--noise-scale", "-1"], "must be 0 or more"),
     (["train", "--learning-rate", "0"], "must be more than 0"),
     (["train", "--generator-output", "tanh"], "invalid choice"),
+    (["train", "--sampling", "shuffle"], "invalid choice"),
     (["sweep", "--steps", "3", "--out", "x", "--set", "bogus=1"], "expected FIELD=VALUE"),
     (["sweep", "--steps", "3", "--out", "x", "--labels", "0"], "must be at least 1"),
     (["sweep", "--out", "x"], "required: --steps"),
     (["sweep", "--steps", "3", "--out", "x", "--evaluations", "0"], "must be at least 1"),
+    (["sweep", "--steps", "3", "--out", "x", "--seeds", "0"], "must be at least 1"),
+    (["sweep", "--steps", "3", "--out", "x", "--seeds"], "expected at least one argument"),
 ])
 def test_bad_recipe_and_sweep_arguments_exit_2(argv, match, capsys):
     code, _, err = _run(argv, capsys)
@@ -307,6 +310,16 @@ def test_sweep_command_runs_and_skips(tmp_path, capsys, small_data):
     assert (tmp_path / "res" / "sgan-mnist-20labels-seed1.npz").is_file()  # the generator's images
     code, stdout, _ = _run(argv, capsys)
     assert code == 0 and "2 done" in stdout and "[1/2]" not in stdout
+
+
+def test_sweep_seeds_train_only_those_draws(tmp_path, capsys):
+    argv = ["sweep", "--labels", "20", "--draws", "3", "--steps", "2", "--methods", "sgan",
+            "--out", str(tmp_path / "res"), "--dry-run"]
+    code, stdout, _ = _run([*argv, "--seeds", "3"], capsys)
+    assert code == 0 and "[1/1] sgan-mnist-20labels-seed3" in stdout
+    assert "seed1" not in stdout and not (tmp_path / "res").exists()
+    code, _, err = _run([*argv, "--seeds", "4"], capsys)
+    assert code == 1 and "seeds must be among this sweep's draws 1..3" in _one_error_line(err)
 
 
 @pytest.mark.parametrize("command", ["train", "sweep"])

@@ -137,6 +137,7 @@ def test_recipes_are_valid_configs_and_options_override():
     (dict(architecture="resnet"), "architecture must be one of"),
     (dict(method="ssl"), "method must be one of"),
     (dict(lr_schedule="cosine"), "lr_schedule must be one of"),
+    (dict(sampling="shuffle"), "sampling must be one of"),
     (dict(unlabelled_weight=-1.0), "unlabelled_weight must be 0 or more"),
     (dict(noise_scale=0.5), "noise_scale applies to architecture='mlp' only"),
 ])
@@ -181,6 +182,22 @@ def test_unlabelled_weight_zero_is_the_classifier_loss_alone(small_mnist):
     # a real contribution of the unlabelled loss moves weights by about the learning rate (3e-3)
     assert gap(first_step(unlabelled_weight=0.0)) < 2e-4
     assert gap(first_step(unlabelled_weight=0.5)) > 1e-3
+
+
+def test_epochs_sampling_feeds_every_labelled_image_once_per_batch(small_mnist):
+    """Salimans et al.'s batches: with as many labelled images as a half batch, every batch holds each
+    of them once; the unlabelled half goes through the training images without repeats."""
+    trainer = SGANTrainer(_mlp(n_labels=10, batch_size=20, sampling="epochs"), data=small_mnist)
+    as_rows = lambda a: sorted(map(bytes, a.reshape(len(a), -1)))  # noqa: E731  (images as hashable rows)
+    seen = []
+    for _ in range(3):
+        x_lab, y_lab, x_real, _, _ = trainer._draw_batch()
+        assert as_rows(x_lab) == as_rows(trainer.x_sup) and sorted(y_lab) == sorted(trainer.y_sup)
+        seen += as_rows(x_real)
+        trainer.step += 1
+    assert len(set(seen)) == len(seen) == 30, "no unlabelled image twice within a pass"
+    random = SGANTrainer(_mlp(n_labels=10, batch_size=20), data=small_mnist)._draw_batch()
+    assert len(set(as_rows(random[0]))) < 10, "with replacement, a batch repeats some labelled images"
 
 
 def test_linear_schedule_holds_then_reaches_zero(small_mnist):

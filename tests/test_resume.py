@@ -80,12 +80,15 @@ def test_kill_between_checkpoints_resumes_bit_exact(tmp_path, small_mnist, sched
     _assert_same_state(_state(straight), _state(resumed))
 
 
-@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
-def test_the_salimans_recipe_resumes_bit_exact(tmp_path, small_mnist, precision):
+@pytest.mark.parametrize("precision, sampling", [("float32", "random"), ("mixed_bfloat16", "random"),
+                                                 ("float32", "epochs")])
+def test_the_salimans_recipe_resumes_bit_exact(tmp_path, small_mnist, precision, sampling):
     """The hour-long runs' recipe (MLPs with Gaussian noise and weight normalisation initialised with the
     noise on, feature matching, the weight average, a learning rate that decays over the second half):
-    checkpoint at step 2, killed later; the resumed trainer repeats steps 3-6 (into the decay) exactly."""
-    config = tiny_config(**{**RECIPES["salimans"], "batch_size": 20, "steps": 6, "precision": precision})
+    checkpoint at step 2, killed later; the resumed trainer repeats steps 3-6 (into the decay) exactly,
+    with either way of drawing the real images."""
+    config = tiny_config(**{**RECIPES["salimans"], "batch_size": 20, "steps": 6, "precision": precision,
+                            "sampling": sampling})
     assert config.lr_schedule == "linear" and config.ema_decay and config.init_noise
     path = tmp_path / "checkpoint.npz"
     straight = SGANTrainer(config, data=small_mnist)

@@ -82,6 +82,24 @@ def test_sweep_runs_records_and_skips_done_cells(tmp_path, tiny_sweep, capsys):
     assert {p: p.stat().st_mtime_ns for p in paths} == before
 
 
+def test_a_sweep_in_parts_by_seed_is_one_sweep(tmp_path, tiny_sweep, capsys):
+    spec = _spec(budgets=(20,), draws=2, methods=("sgan",))
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    run_sweep(spec, results, runs, command="part 2", data=tiny_sweep, seeds=[2])
+    assert [p.name for p in results.glob("*.json")] == ["sgan-mnist-20labels-seed2.json"]
+    assert "[1/1] sgan-mnist-20labels-seed2" in capsys.readouterr().out
+    run_sweep(spec, results, runs, command="the rest", data=tiny_sweep)  # trains draw 1 only
+    assert "1 done" in capsys.readouterr().out
+    records = load_results(results)
+    assert [r["cell"]["seed"] for r in records] == [1, 2]
+    assert records[0]["spec"] == records[1]["spec"]  # one sweep
+    assert SweepSpec.from_record(records[0]) == spec
+    assert [r["sweep_command"] for r in records] == ["the rest", "part 2"]
+    for bad in ([], [3], [0]):
+        with pytest.raises(ValueError, match="seeds must be among this sweep's draws 1..2"):
+            run_sweep(spec, results, runs, data=tiny_sweep, seeds=bad)
+
+
 def test_an_interrupted_cell_resumes(tmp_path, tiny_sweep, monkeypatch):
     spec = _spec(budgets=(20,), draws=1, methods=("sgan",))
     from sgan_helpers import training
@@ -127,12 +145,13 @@ def test_load_results_errors(tmp_path):
 
 
 def test_cell_command_renders_overrides_as_train_options():
-    spec = _spec(overrides={"init_noise": True, "noise_scale": 0, "ema_decay": 0.99})
+    spec = _spec(overrides={"init_noise": True, "noise_scale": 0, "ema_decay": 0.99, "sampling": "epochs"})
     command = Cell("sgan", 20, 1, 4).command(spec, "runs/x")
-    assert "--init-noise --noise-scale 0 --ema 0.99 " in command
+    assert "--init-noise --noise-scale 0 --ema 0.99 --sampling epochs " in command
     assert "--no-init-noise" in Cell("sgan", 20, 1, 4).command(_spec(overrides={"init_noise": False}), "x")
     from sgan_helpers.cli import build_parser  # the command parses
-    build_parser().parse_args(command.split()[3:])
+    args = build_parser().parse_args(command.split()[3:])
+    assert args.sampling == "epochs" and args.ema == 0.99
 
 
 def test_sample_array_round_trip(tmp_path):
