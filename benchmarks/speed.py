@@ -196,7 +196,12 @@ def main() -> None:
         os.environ.update(env)  # so this process resolves "auto" as the children will
     if not os.environ.get("SGAN_DATA_DIR"):
         print("note: SGAN_DATA_DIR is not set; MNIST comes from Keras's cache or download")
-    from sgan_helpers import speed
+    from sgan_helpers import data, speed
+
+    try:  # every variant needs MNIST: say so here, not as a download traceback from a child process
+        data.load_dataset("mnist")
+    except (data.DatasetUnavailableError, data.DatasetFileError) as err:
+        raise SystemExit(f"benchmarks/speed.py: {err}") from None
 
     hw = speed.detect_hardware()
     default = speed.resolve()

@@ -144,3 +144,20 @@ def test_a_resumed_run_keeps_its_precision_and_says_why(monkeypatch):
     assert "explicitly" not in choice.reason and "mixed_bfloat16 kept from the run resumed" in choice.reason
     given, choice = saved.resolve_speed()  # a fresh run with the precision given on the command line
     assert given.precision == "mixed_bfloat16" and "explicitly" in choice.reason
+
+
+def test_the_speed_benchmark_stops_with_a_clear_message_when_mnist_is_unusable(tmp_path):
+    """``make benchmark`` checks the data first, instead of a traceback from one of its child processes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import write_corrupt_compressed_npz
+
+    write_corrupt_compressed_npz(tmp_path / "mnist.npz")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+    done = subprocess.run([sys.executable, str(script), "--steps", "1", "--warmup", "0"], capture_output=True,
+                          text=True, env={**os.environ, "SGAN_DATA_DIR": str(tmp_path)}, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "benchmarks/speed.py:" in done.stderr and "mnist.npz" in done.stderr
