@@ -110,6 +110,9 @@ def _add_run_options(p: argparse.ArgumentParser, what: str) -> None:
                         "the training-set size = every label)")
     p.add_argument("--seed", type=_int, default=None,
                    help="random seed; it also picks which images are labelled (default 1)")
+    p.add_argument("--label-seed", type=_int, default=None, metavar="SEED",
+                   help="pick the labelled images with this seed instead of --seed: one draw's "
+                        "labels trained with other seeds (labels or luck?)")
     p.add_argument("--dataset", choices=sorted(DATASETS), default=None, help="default mnist")
     p.add_argument("--out", type=Path,
                    help=f"run folder (default: runs/{what}<dataset>_<labels>labels_seed<seed>_<time>)")
@@ -262,6 +265,7 @@ def _labels_from(run: Path) -> dict:
         info = json.loads(path.read_text(encoding="utf-8"))
         c = info["config"]
         return {"dataset": c["dataset"], "n_labels": int(c["n_labels"]), "seed": int(c["seed"]),
+                "label_seed": c.get("label_seed"),
                 "architecture": c.get("architecture", "tutorial"),
                 "labelled_indices": info.get("labelled_indices")}
     except FileNotFoundError:
@@ -278,10 +282,10 @@ def _config(args: argparse.Namespace, method: str):
     fields: dict = {"method": method}
     source = _labels_from(args.labels_from) if getattr(args, "labels_from", None) else None
     if source is not None:
-        for name in ("dataset", "n_labels", "seed", "architecture"):
+        for name in ("dataset", "n_labels", "seed", "label_seed", "architecture"):
             fields[name] = source[name]
         given = {"dataset": args.dataset, "n_labels": args.labels, "seed": args.seed,
-                 "architecture": args.architecture}
+                 "label_seed": args.label_seed, "architecture": args.architecture}
         clash = {k: (v, fields[k]) for k, v in given.items() if v is not None and v != fields[k]}
         if clash:
             raise ValueError(f"--labels-from {args.labels_from} sets {', '.join(clash)} from that run; "
@@ -290,7 +294,7 @@ def _config(args: argparse.Namespace, method: str):
     else:
         fields |= {"dataset": args.dataset or "mnist",
                    "n_labels": 100 if args.labels is None else args.labels,
-                   "seed": 1 if args.seed is None else args.seed}
+                   "seed": 1 if args.seed is None else args.seed, "label_seed": args.label_seed}
     for option, name in _RECIPE_FIELDS.items():
         value = getattr(args, option, None)
         if value is not None and name not in fields:

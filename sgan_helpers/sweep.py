@@ -30,8 +30,9 @@ EVALUATIONS = 5
 FORMAT = 1
 SETTABLE = ("architecture", "schedule", "generator_loss", "batch_size", "learning_rate", "lr_schedule",
             "unlabelled_weight", "noise_scale", "generator_output", "ema_decay", "init_noise",
-            "sampling")
-"""Recipe fields a sweep may override (``--set``), each a CLI option of ``train`` of the same name."""
+            "sampling", "label_seed")
+"""Fields a sweep may override (``--set``), each a CLI option of ``train`` of the same name
+(``label_seed=2``: every draw trains draw 2's labelled images, each with its own seed)."""
 
 PUBLISHED = {
     "odena2016": "Odena (2016): the SGAN's classifier did as well as or better than the same CNN "

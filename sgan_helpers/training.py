@@ -126,6 +126,7 @@ class TrainConfig:
     # `minutes` run: about EVALUATIONS evaluations, whatever the machine's speed
     latent_dim: int = LATENT_DIM
     seed: int = 1
+    label_seed: int | None = None  # which images are labelled (None: `seed`): one draw's labels, other seeds
     learning_rate: float = LEARNING_RATE
     beta_1: float = BETA_1
     schedule: str = "tutorial"
@@ -189,6 +190,10 @@ class TrainConfig:
         if self.batch_size > info.n_train:
             raise ValueError(f"batch_size ({self.batch_size}) cannot exceed the {info.n_train:,} "
                              f"training images of {info.name} (the tutorial's is 100).")
+        if self.label_seed is not None and (isinstance(self.label_seed, bool) or not isinstance(
+                self.label_seed, int) or self.label_seed < 0):
+            raise ValueError(f"label_seed must be a whole number 0 or more (or None: the seed), "
+                             f"got {self.label_seed!r}.")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}.")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
@@ -201,6 +206,11 @@ class TrainConfig:
         if self.steps_per_epoch is not None:
             return self.steps_per_epoch
         return data_mod.dataset_info(self.dataset).n_train // self.batch_size
+
+    @property
+    def labels_seed(self) -> int:
+        """The seed that picks the labelled images: ``label_seed``, or ``seed`` if that is unset."""
+        return self.seed if self.label_seed is None else self.label_seed
 
     @property
     def total_steps(self) -> int:
@@ -379,7 +389,7 @@ class SGANTrainer:
         keras.utils.set_random_seed(config.seed)
         (x_train, y_train), (x_test, y_test) = data or data_mod.load_dataset(config.dataset)
         _check_sizes(config, x_train, y_train)
-        label_rng = np.random.default_rng([config.seed, 0])
+        label_rng = np.random.default_rng([config.labels_seed, 0])
         if config.n_labels == len(y_train):  # every label (the baseline's ceiling), in file order
             self.sup_index = np.arange(len(y_train))
         else:

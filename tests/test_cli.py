@@ -312,6 +312,26 @@ def test_sweep_command_runs_and_skips(tmp_path, capsys, small_data):
     assert code == 0 and "2 done" in stdout and "[1/2]" not in stdout
 
 
+def test_label_seed_option_and_sweep_setting(tmp_path, capsys, small_data):
+    run = tmp_path / "run"
+    code, _, _ = _run(["train", *TINY, "--labels", "20", "--seed", "4", "--label-seed", "2",
+                       "--out", str(run)], capsys)
+    assert code == 0
+    info = json.loads((run / "config.json").read_text())
+    assert info["config"]["seed"] == 4 and info["config"]["label_seed"] == 2
+    draw2 = tmp_path / "draw2"
+    assert _run(["train", *TINY, "--labels", "20", "--seed", "2", "--out", str(draw2)], capsys)[0] == 0
+    assert info["labelled_indices"] == json.loads((draw2 / "config.json").read_text())["labelled_indices"]
+    code, _, err = _run(["baseline", *TINY, "--labels-from", str(run), "--label-seed", "3",
+                         "--out", str(tmp_path / "base")], capsys)
+    assert code == 1 and "sets label_seed from that run" in _one_error_line(err)
+    code, stdout, _ = _run(["sweep", "--labels", "20", "--draws", "2", "--steps", "2", "--methods", "sgan",
+                            "--set", "label_seed=2", "--out", str(tmp_path / "res"), "--dry-run"], capsys)
+    assert code == 0 and "[2/2] sgan-mnist-20labels-seed2" in stdout
+    code, _, err = _run(["train", "--label-seed", "x", "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and "--label-seed" in err
+
+
 def test_sweep_seeds_train_only_those_draws(tmp_path, capsys):
     argv = ["sweep", "--labels", "20", "--draws", "3", "--steps", "2", "--methods", "sgan",
             "--out", str(tmp_path / "res"), "--dry-run"]

@@ -100,6 +100,16 @@ def test_a_sweep_in_parts_by_seed_is_one_sweep(tmp_path, tiny_sweep, capsys):
             run_sweep(spec, results, runs, data=tiny_sweep, seeds=bad)
 
 
+def test_a_sweep_over_one_label_draw(tmp_path, tiny_sweep):
+    """--set label_seed=2: every draw trains draw 2's labelled images; only the seed differs."""
+    spec = _spec(budgets=(20,), draws=2, methods=("sgan",), overrides={"label_seed": 2})
+    run_sweep(spec, tmp_path / "results", tmp_path / "runs", data=tiny_sweep)
+    one, two = load_results(tmp_path / "results")
+    assert one["labelled_sha256"] == two["labelled_sha256"] and one["cell"]["seed"] == 1
+    assert "--label-seed 2 " in one["command"] and one["config"]["label_seed"] == 2
+    assert one["curve"] != two["curve"], "other seeds, other runs"
+
+
 def test_an_interrupted_cell_resumes(tmp_path, tiny_sweep, monkeypatch):
     spec = _spec(budgets=(20,), draws=1, methods=("sgan",))
     from sgan_helpers import training

@@ -107,6 +107,25 @@ def test_same_seed_same_run(small_mnist):
     assert not np.array_equal(other.x_sup, SGANTrainer(tiny_config(seed=5), data=small_mnist).x_sup)
 
 
+def test_label_seed_picks_the_labels_and_nothing_else(small_mnist):
+    """label_seed=2 with seed 5: draw 2's labelled images, seed 5's training; unset, the seed picks both."""
+    assert tiny_config(seed=5).labels_seed == 5 and tiny_config(seed=5, label_seed=2).labels_seed == 2
+    own, draw2 = (SGANTrainer(tiny_config(seed=s), data=small_mnist) for s in (5, 2))
+    mixed = SGANTrainer(tiny_config(seed=5, label_seed=2), data=small_mnist)
+    assert np.array_equal(mixed.sup_index, draw2.sup_index) and mixed.sup_sha256 == draw2.sup_sha256
+    assert not np.array_equal(mixed.sup_index, own.sup_index)
+    # the rest of the run is seed 5's: the same initial generator and batch stream as its own run
+    assert all(np.array_equal(a, b) for a, b in zip(snapshot(mixed.generator.variables),
+                                                    snapshot(own.generator.variables), strict=True))
+    assert np.array_equal(mixed.grid_latent, own.grid_latent)
+    assert mixed.rng.integers(1 << 30) == own.rng.integers(1 << 30)
+    assert TrainConfig.from_dict({k: v for k, v in tiny_config().to_dict().items()
+                                  if k != "label_seed"}).label_seed is None, "older configs: seed picks"
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="label_seed must be a whole number"):
+            tiny_config(label_seed=bad)
+
+
 def test_run_folder_contents(tmp_path, small_mnist):
     out = tmp_path / "run"
     trainer = run_training(tiny_config(), out, command="pytest", progress=False, data=small_mnist)
