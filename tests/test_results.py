@@ -23,6 +23,7 @@ BOUNDS = {0.0, 100.0}  # "between 0 % and 100 %", "fits its images 100 %": defin
 THRESHOLDS = {95.0, 99.0}  # issue #12's targets ("95 % within five minutes"): levels, not results
 IN_PROGRESS: dict[str, str] = {  # sweeps whose other draws are still to train (`make` resumes them)
     "ema9999-mnist-salimans": "make sweep-ema: draws 1 and 2",
+    "label-draw2-mnist-salimans": "make sweep-label-draw2: seed 2, a rerun of epoch-batches' draw 2",
 }
 
 
@@ -35,7 +36,8 @@ def test_the_expected_results_are_stored():
     assert {"sweep-mnist-improved", "sweep-mnist-series", "sweep-fashion-improved", "sweep-mnist-salimans",
             "fast-mnist-salimans", "ablation-no-feature-matching", "ablation-no-noise",
             "ablation-sigmoid-output", "long-mnist-salimans", "paper-mnist-salimans",
-            "ema9999-mnist-salimans", "epoch-batches-mnist-salimans"} <= set(FOLDERS)
+            "ema9999-mnist-salimans", "epoch-batches-mnist-salimans",
+            "label-draw2-mnist-salimans"} <= set(FOLDERS)
 
 
 def test_every_cell_has_three_draws_and_paired_images(records):
