@@ -59,6 +59,17 @@ def write_corrupt_compressed_npz(path) -> None:
     path.write_bytes(bytes(raw))
 
 
+def trainer_state(trainer) -> dict[str, np.ndarray]:
+    """Everything a trainer's checkpoint holds (weights, optimizer states, the weight average), as arrays."""
+    return {k: v.numpy() for k, v in trainer.checkpoint_variables().items()}
+
+
+def assert_same_state(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
 def snapshot(variables) -> list[np.ndarray]:
     return [v.numpy() for v in variables]
 

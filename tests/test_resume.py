@@ -9,10 +9,9 @@ import signal
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from conftest import tiny_config
+from conftest import assert_same_state, tiny_config, trainer_state
 from sgan_helpers import checkpoints, files
 from sgan_helpers.training import (
     RECIPES,
@@ -22,16 +21,6 @@ from sgan_helpers.training import (
     run_training,
     run_wall_seconds,
 )
-
-
-def _state(trainer: SGANTrainer) -> dict[str, np.ndarray]:
-    return {k: v.numpy() for k, v in trainer.checkpoint_variables().items()}
-
-
-def _assert_same_state(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
-    assert a.keys() == b.keys()
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
 def _strip(history: dict) -> dict:
@@ -44,7 +33,7 @@ def straight(tmp_path_factory, small_mnist):
     """An uninterrupted tiny run (6 steps, epochs of 3, checkpoints every 2): state and history."""
     trainer = run_training(tiny_config(), tmp_path_factory.mktemp("straight"), progress=False,
                            data=small_mnist)
-    return _state(trainer), _strip(trainer.history)
+    return trainer_state(trainer), _strip(trainer.history)
 
 
 def _dies_when(monkeypatch, step: int) -> None:
@@ -77,7 +66,7 @@ def test_kill_between_checkpoints_resumes_bit_exact(tmp_path, small_mnist, sched
     resumed.load_checkpoint(path)
     assert resumed.step == 2
     assert [resumed.train_step() for _ in range(3)] == losses
-    _assert_same_state(_state(straight), _state(resumed))
+    assert_same_state(trainer_state(straight), trainer_state(resumed))
 
 
 @pytest.mark.parametrize("precision, sampling", [("float32", "random"), ("mixed_bfloat16", "random"),
@@ -100,7 +89,7 @@ def test_the_salimans_recipe_resumes_bit_exact(tmp_path, small_mnist, precision,
     resumed = SGANTrainer(config, data=small_mnist)
     resumed.load_checkpoint(path)
     assert [resumed.train_step() for _ in range(4)] == losses
-    _assert_same_state(_state(straight), _state(resumed))
+    assert_same_state(trainer_state(straight), trainer_state(resumed))
     assert straight.evaluate() == resumed.evaluate()
 
 
@@ -112,7 +101,7 @@ def test_ctrl_c_between_checkpoints(tmp_path, small_mnist, monkeypatch, straight
     monkeypatch.undo()
     resumed = run_training(tiny_config(), out, resume=True, progress=False, data=small_mnist)
     assert resumed.step == 6
-    _assert_same_state(straight[0], _state(resumed))
+    assert_same_state(straight[0], trainer_state(resumed))
     assert _strip(resumed.history) == straight[1]
     sessions = json.loads((out / "config.json").read_text())["sessions"]
     assert [s["start_step"] for s in sessions] == [0, 4]
@@ -132,7 +121,7 @@ def test_ctrl_c_before_the_first_checkpoint(tmp_path, small_mnist, monkeypatch, 
     resumed = run_training(config, out, resume=True, progress=False, data=small_mnist)
     assert resumed.step == 6
     # checkpoint_every changes nothing computed: the same end as the straight run's
-    _assert_same_state(straight[0], _state(resumed))
+    assert_same_state(straight[0], trainer_state(resumed))
     assert _strip(resumed.history) == straight[1]
 
 
@@ -199,7 +188,7 @@ def test_sigkill_mid_checkpoint_in_a_real_process(tmp_path, small_mnist, straigh
     resumed = run_training(tiny_config(), out, resume=True, progress=False, data=small_mnist)
     assert files.stale_temps(out) == []
     assert resumed.step == 6
-    _assert_same_state(straight[0], _state(resumed))
+    assert_same_state(straight[0], trainer_state(resumed))
     assert _strip(resumed.history) == straight[1]
     sessions = json.loads((out / "config.json").read_text())["sessions"]
     assert [s["start_step"] for s in sessions] == [0, 3]
@@ -237,7 +226,7 @@ def test_a_signal_finishes_the_step_checkpoints_it_and_resumes_bit_exact(tmp_pat
     assert "finished" not in session
     monkeypatch.undo()
     resumed = run_training(tiny_config(), out, resume=True, progress=False, data=small_mnist)
-    _assert_same_state(straight[0], _state(resumed))
+    assert_same_state(straight[0], trainer_state(resumed))
     assert _strip(resumed.history) == straight[1]
     info = json.loads((out / "config.json").read_text())
     assert [s["start_step"] for s in info["sessions"]] == [0, 5]

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import n_changed, snapshot, tiny_config
+from conftest import assert_same_state, n_changed, snapshot, tiny_config, trainer_state
 from sgan_helpers import checkpoints, evaluation, files, speed
 from sgan_helpers.training import RunFolderError, SGANTrainer, TrainConfig, run_training
 
@@ -137,16 +137,9 @@ def test_label_seed_equal_to_the_seed_is_the_seeds_own_run(small_mnist):
     plain, labelled = (SGANTrainer(tiny_config(**options, label_seed=lab), data=small_mnist)
                        for lab in (None, 2))
     assert np.array_equal(plain.sup_index, labelled.sup_index)
-    models = ("generator", "d_model", "c_model")
-    for name in models:
-        assert all(np.array_equal(a, b) for a, b in zip(snapshot(getattr(plain, name).variables),
-                                                        snapshot(getattr(labelled, name).variables),
-                                                        strict=True)), f"{name}: the same initial weights"
+    assert_same_state(trainer_state(plain), trainer_state(labelled))  # the same initial weights
     assert [plain.train_step() for _ in range(4)] == [labelled.train_step() for _ in range(4)]
-    for name in models:
-        assert all(np.array_equal(a, b) for a, b in zip(snapshot(getattr(plain, name).variables),
-                                                        snapshot(getattr(labelled, name).variables),
-                                                        strict=True)), f"{name}: the same weights after"
+    assert_same_state(trainer_state(plain), trainer_state(labelled))  # the same weights after
     assert plain.evaluate() == labelled.evaluate()
 
 
