@@ -68,7 +68,7 @@ def _learning_rate(text: str) -> float:
 
 def _add_recipe_options(p: argparse.ArgumentParser) -> None:
     """The options that say what is trained; each overrides the --recipe's value."""
-    from .training import ARCHITECTURES, LR_SCHEDULES, RECIPES, SAMPLINGS
+    from .training import ARCHITECTURES, LATENTS, LR_SCHEDULES, RECIPES, SAMPLINGS
 
     p.add_argument("--recipe", choices=sorted(RECIPES), default="tutorial",
                    help="tutorial (default): the 2019 tutorial's CNNs and schedule; series: the same "
@@ -85,6 +85,14 @@ def _add_recipe_options(p: argparse.ArgumentParser) -> None:
                    help="mlp only: multiply its Gaussian noise (0 = off; default 1)")
     p.add_argument("--generator-output", choices=("softplus", "sigmoid"),
                    help="mlp only: the generator's output unit (default softplus; sigmoid is the paper's)")
+    p.add_argument("--latent", choices=LATENTS,
+                   help="mlp only: the generator's latent points: normal (default) or uniform in [0, 1] "
+                        "(Salimans et al.'s code; the model still takes normal points and maps them)")
+    p.add_argument("--adam-epsilon", type=_adam_epsilon, metavar="EPS",
+                   help="Adam's epsilon (default Keras's 1e-7; Salimans et al.'s code: about 1e-4)")
+    p.add_argument("--float32-output", action=argparse.BooleanOptionalAction, default=None,
+                   help="mlp only: the generator's output layer computes in float32 when training runs in "
+                        "bfloat16 (a sigmoid output needs it; default off)")
     p.add_argument("--sampling", choices=SAMPLINGS, default=None,
                    help="real images per batch: random (with replacement; the recipes') or epochs "
                         "(passes through the images, each in a new order: Salimans et al.'s code)")
@@ -237,6 +245,16 @@ def _setting(text: str) -> tuple[str, object]:
     return field, value
 
 
+def _adam_epsilon(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a small number such as 1e-4, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 1e-4), got {text}")
+    return value
+
+
 def _minutes(text: str) -> float:
     try:
         value = float(text)
@@ -251,6 +269,7 @@ def _minutes(text: str) -> float:
 _RECIPE_FIELDS = {"architecture": "architecture", "batch_size": "batch_size",
                   "learning_rate": "learning_rate", "lr_schedule": "lr_schedule",
                   "noise_scale": "noise_scale", "generator_output": "generator_output",
+                  "latent": "latent", "float32_output": "float32_output", "adam_epsilon": "adam_epsilon",
                   "ema": "ema_decay", "schedule": "schedule",
                   "generator_loss": "generator_loss", "unlabelled_weight": "unlabelled_weight",
                   "init_noise": "init_noise", "sampling": "sampling"}

@@ -8,9 +8,15 @@
   ``(d_model, c_model)`` over one body, with a ``class_logits`` layer.
 * :func:`mlp_generator`: 100-500-500-784, batch norm + softplus, a weight-normalised softplus
   output (pixels >= 0, rescaled like the series' pixels: 0 -> -1, 1 -> 1). The paper's sigmoid
-  output saturates here: the generator collapses to one image and the GAN stops helping
-  (measured: README, "Improved recipe"); an unbounded softplus keeps its gradients alive, as
-  Sleepychord/ImprovedGAN-pytorch also found. Most pixels stay below 1; plots clip.
+  output (``output="sigmoid"``) collapses to one image when it computes in bfloat16: there
+  sigmoid(x) rounds to exactly 1 from x ~ 6 on and its gradient y (1 - y) to exactly 0, so bright
+  pixels stop learning. ``float32_output=True`` computes that one layer in float32 (the
+  mixed-precision guide's advice for an output layer) and the sigmoid generator draws varied digits
+  (measured: README, "What each technique is worth"). The unbounded softplus never rounds to a
+  constant, as Sleepychord/ImprovedGAN-pytorch also found. Most pixels stay below 1; plots clip.
+  ``latent="uniform"`` gives it the paper's latent points, uniform in [0, 1]: a first layer
+  (:class:`UniformLatent`) maps the series' standard-normal points through the normal CDF,
+  which makes them exactly uniform, so every sampler, explorer and grid keeps drawing normals.
 
 Weight normalisation (Salimans & Kingma 2016) writes each unit's weight vector as
 ``w = g * v / ||v||``: the length ``g`` and the direction ``v`` are learned separately,
@@ -115,20 +121,49 @@ def mlp_discriminators(
 
 OUTPUTS = ("softplus", "sigmoid")
 """The generator's output unit: ``softplus`` (ours, the default) or ``sigmoid`` (the paper's)."""
+LATENTS = ("normal", "uniform")
+"""What the generator's first layer sees: ``normal`` (the series' standard-normal points, the
+default) or ``uniform`` (in [0, 1], Salimans et al.'s code), made by :class:`UniformLatent`."""
 
 
-def mlp_generator(latent_dim: int = 100, output: str = "softplus") -> keras.Model:
+@keras.saving.register_keras_serializable(package="sgan_helpers")
+class UniformLatent(layers.Layer):
+    """Standard-normal points -> uniform in [0, 1], coordinate by coordinate: ``Phi(z)``, the
+    normal CDF, ``(1 + erf(z / sqrt 2)) / 2``. If ``z`` is standard normal, ``Phi(z)`` is exactly
+    uniform (the probability integral transform). No weights; computed in float32."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+    def call(self, z):
+        z = ops.cast(z, "float32")
+        return 0.5 * (1.0 + ops.erf(z / np.sqrt(2.0).astype("float32")))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def mlp_generator(latent_dim: int = 100, output: str = "softplus", latent: str = "normal",
+                  float32_output: bool = False) -> keras.Model:
     """Salimans et al.'s MNIST generator: latent -> 2 x [Dense 500, batch norm, softplus] -> 784
-    (a weight-normalised softplus, not the paper's sigmoid: see the module docstring)."""
+    (a weight-normalised softplus, not the paper's sigmoid: see the module docstring).
+    ``latent="uniform"``: a first :class:`UniformLatent` layer turns the standard-normal input
+    into the paper's uniform points; the model still takes standard-normal points.
+    ``float32_output``: the output layer computes in float32 whatever the dtype policy (the
+    mixed-precision guide's advice for an output layer); the rest follows the policy."""
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}.")
+    if latent not in LATENTS:
+        raise ValueError(f"latent must be one of {LATENTS}, got {latent!r}.")
     z = keras.Input(shape=(latent_dim,), name="latent")
-    x = z
+    x = UniformLatent(name="to_uniform")(z) if latent == "uniform" else z
     for i, width in enumerate(GENERATOR_HIDDEN, start=1):
         x = layers.Dense(width, use_bias=False, name=f"g_dense_{i}")(x)
         x = layers.BatchNormalization(momentum=0.9, scale=False, name=f"g_bn_{i}")(x)
         x = layers.Activation("softplus", name=f"g_softplus_{i}")(x)
-    x = WeightNormDense(int(np.prod(IMAGE_SHAPE)), activation=output, name="g_pixels")(x)
+    x = WeightNormDense(int(np.prod(IMAGE_SHAPE)), activation=output, name="g_pixels",
+                        **({"dtype": "float32"} if float32_output else {}))(x)
     x = layers.Rescaling(2.0, offset=-1.0, name="to_model_range")(x)  # 0 -> -1, 1 -> 1, as real pixels
     image = layers.Reshape(IMAGE_SHAPE, name="to_image")(x)
     return keras.Model(z, image, name="mlp_generator")

@@ -30,7 +30,7 @@ EVALUATIONS = 5
 FORMAT = 1
 SETTABLE = ("architecture", "schedule", "generator_loss", "batch_size", "learning_rate", "lr_schedule",
             "unlabelled_weight", "noise_scale", "generator_output", "ema_decay", "init_noise",
-            "sampling", "label_seed")
+            "sampling", "label_seed", "latent", "float32_output", "adam_epsilon")
 """Fields a sweep may override (``--set``), each a CLI option of ``train`` of the same name
 (``label_seed=2``: every draw trains draw 2's labelled images, each with its own seed)."""
 

@@ -43,10 +43,17 @@ from . import checkpoints, files, speed, stopping
 from . import data as data_mod
 from .activation import real_fake_logit
 from .averaging import WeightAverage
-from .discriminators import BETA_1, LEARNING_RATE, logits_model, make_optimizer, stacked_discriminators
+from .discriminators import (
+    ADAM_EPSILON,
+    BETA_1,
+    LEARNING_RATE,
+    logits_model,
+    make_optimizer,
+    stacked_discriminators,
+)
 from .evaluation import predict_proba
 from .generator import LATENT_DIM, build_generator
-from .improved import FEATURES, OUTPUTS, data_dependent_init, mlp_discriminators, mlp_generator
+from .improved import FEATURES, LATENTS, OUTPUTS, data_dependent_init, mlp_discriminators, mlp_generator
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on the user's setup
     raise ImportError(
@@ -88,8 +95,9 @@ weight-normalisation initialisation sees the training noise (``init_noise``); st
 with ``improved`` stay reproducible under that name. Differences from their MNIST code that remain,
 each an option: the real images are drawn with replacement (theirs: ``sampling="epochs"``), the
 average's decay is 0.999 (theirs 0.9999, starting from zeros), the learning rate decays (theirs:
-``lr_schedule="constant"`` for 300 epochs), the generator's output is softplus (theirs sigmoid, which
-collapses here), and its latent points are standard normal (theirs uniform in [0, 1])."""
+``lr_schedule="constant"`` for 300 epochs), the generator's output is softplus (theirs sigmoid:
+``generator_output="sigmoid"`` with ``float32_output=True``; in bfloat16 it collapses), and its latent
+points are standard normal (theirs uniform in [0, 1]: ``latent="uniform"``)."""
 RECIPES["salimans"] = {**RECIPES["improved"], "init_noise": True}
 EVALUATIONS = 5
 """A ``minutes`` run without ``steps_per_epoch`` evaluates about this often, on any machine."""
@@ -129,6 +137,7 @@ class TrainConfig:
     label_seed: int | None = None  # which images are labelled (None: `seed`): one draw's labels, other seeds
     learning_rate: float = LEARNING_RATE
     beta_1: float = BETA_1
+    adam_epsilon: float = ADAM_EPSILON  # Salimans et al.'s code: about 1e-4 (1e-8 inside the root)
     schedule: str = "tutorial"
     generator_loss: str = "bce"  # "feature_matching": Salimans et al. (2016), section 3.1
     architecture: str = "tutorial"  # "mlp": Salimans et al.'s MNIST MLPs (sgan_helpers.improved)
@@ -137,6 +146,8 @@ class TrainConfig:
     lr_schedule: str = "constant"  # "linear": hold, then decay to 0 over the second half
     noise_scale: float = 1.0  # mlp only: multiplies its Gaussian noise levels (0 = no noise)
     generator_output: str = "softplus"  # mlp only: "sigmoid" is the paper's (it saturates here)
+    latent: str = "normal"  # mlp only: "uniform": the generator sees uniform points in [0, 1] (their code)
+    float32_output: bool = False  # mlp only: the generator's output layer in float32 under bfloat16
     init_noise: bool = False  # mlp only: the data-dependent init sees the training noise (their code)
     sampling: str = "random"  # "epochs": real images in passes, each in a new order (their code)
     # "auto": the fastest for this machine (sgan_helpers.speed); or True/False, "float32"/"mixed_bfloat16"
@@ -170,6 +181,10 @@ class TrainConfig:
                               ("method", METHODS), ("lr_schedule", LR_SCHEDULES), ("sampling", SAMPLINGS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}.")
+        if isinstance(self.adam_epsilon, bool) or not (isinstance(self.adam_epsilon, (int, float))
+                                                        and 0 < self.adam_epsilon < 1):
+            raise ValueError(f"adam_epsilon must be a number between 0 and 1 (e.g. 1e-4), "
+                             f"got {self.adam_epsilon!r}.")
         for name in ("unlabelled_weight", "noise_scale"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}.")
@@ -177,6 +192,13 @@ class TrainConfig:
             raise ValueError(f"generator_output must be one of {OUTPUTS}, got {self.generator_output!r}.")
         if self.generator_output != "softplus" and self.architecture != "mlp":
             raise ValueError("generator_output applies to architecture='mlp' only.")
+        if self.latent not in LATENTS:
+            raise ValueError(f"latent must be one of {LATENTS}, got {self.latent!r}.")
+        if self.float32_output and self.architecture != "mlp":
+            raise ValueError("float32_output applies to architecture='mlp' only.")
+        if self.latent != "normal" and self.architecture != "mlp":
+            raise ValueError("latent applies to architecture='mlp' only (the tutorial's generator "
+                             "takes standard-normal points).")
         if self.init_noise and self.architecture != "mlp":
             raise ValueError("init_noise applies to architecture='mlp' only (its weight-normalised layers).")
         if self.noise_scale != 1.0 and self.architecture != "mlp":
@@ -354,11 +376,12 @@ class HoldThenLinear(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def build_models(architecture: str, n_classes: int, latent_dim: int, noise_scale: float = 1.0,
-                 generator_output: str = "softplus"):
+                 generator_output: str = "softplus", latent: str = "normal", float32_output: bool = False):
     """``(d_model, c_model, generator, features_layer_name)`` of an architecture (:data:`ARCHITECTURES`)."""
     if architecture == "mlp":
         d_model, c_model = mlp_discriminators(n_classes=n_classes, noise_scale=noise_scale)
-        return d_model, c_model, mlp_generator(latent_dim, generator_output), FEATURES
+        return d_model, c_model, mlp_generator(latent_dim, generator_output, latent,
+                                                        float32_output), FEATURES
     if architecture == "tutorial":
         d_model, c_model = stacked_discriminators(n_classes=n_classes)
         return d_model, c_model, build_generator(latent_dim), "dropout"
@@ -443,7 +466,8 @@ class SGANTrainer:
             return HoldThenLinear(config.learning_rate, self.planned_steps * applies[kind])
 
         self.c_opt, self.d_opt, self.g_opt = (
-            make_optimizer(learning_rate=rate(kind), beta_1=config.beta_1) for kind in "cdg")
+            make_optimizer(learning_rate=rate(kind), beta_1=config.beta_1, epsilon=config.adam_epsilon)
+            for kind in "cdg")
         self.c_opt.build(self.disc_vars)
         self.d_opt.build(self.disc_vars)
         self.g_opt.build(self.gen_vars)
@@ -464,7 +488,8 @@ class SGANTrainer:
     def _build(self):
         """Fresh models of this run's architecture (in the current dtype policy)."""
         c = self.config
-        return build_models(c.architecture, self.n_classes, c.latent_dim, c.noise_scale, c.generator_output)
+        return build_models(c.architecture, self.n_classes, c.latent_dim, c.noise_scale, c.generator_output,
+                            c.latent, c.float32_output)
 
     def set_planned_steps(self, steps: int) -> None:
         """Tell the learning-rate schedule the run's length (a ``minutes`` run learns it late)."""

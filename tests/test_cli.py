@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import write_corrupt_compressed_npz
-from sgan_helpers import checkpoints, data, files
+from sgan_helpers import checkpoints, data, evaluation, files
 from sgan_helpers.cli import main
 from sgan_helpers.training import SGANTrainer
 
@@ -254,6 +254,9 @@ def test_calibrate_times_each_setting_and_auto_then_uses_the_winner(tmp_path, ca
     (["train", "--noise-scale", "-1"], "must be 0 or more"),
     (["train", "--learning-rate", "0"], "must be more than 0"),
     (["train", "--generator-output", "tanh"], "invalid choice"),
+    (["train", "--latent", "sphere"], "invalid choice"),
+    (["train", "--adam-epsilon", "0"], "must be between 0 and 1"),
+    (["train", "--adam-epsilon", "tiny"], "expected a small number"),
     (["train", "--sampling", "shuffle"], "invalid choice"),
     (["sweep", "--steps", "3", "--out", "x", "--set", "bogus=1"], "expected FIELD=VALUE"),
     (["sweep", "--steps", "3", "--out", "x", "--labels", "0"], "must be at least 1"),
@@ -330,6 +333,25 @@ def test_label_seed_option_and_sweep_setting(tmp_path, capsys, small_data):
     assert code == 0 and "[2/2] sgan-mnist-20labels-seed2" in stdout
     code, _, err = _run(["train", "--label-seed", "x", "--out", str(tmp_path / "r")], capsys)
     assert code == 2 and "--label-seed" in err
+
+
+def test_latent_float32_output_and_adam_epsilon_options(tmp_path, capsys, small_data):
+    """--latent uniform, --float32-output and --adam-epsilon reach the run's config and its generator; refused
+    for the CNNs."""
+    run = tmp_path / "run"
+    code, _, _ = _run(["train", "--recipe", "salimans", "--batch-size", "20", *TINY, "--labels", "20",
+                       "--latent", "uniform", "--generator-output", "sigmoid", "--float32-output",
+                       "--adam-epsilon", "1e-4", "--precision", "mixed_bfloat16", "--out", str(run)], capsys)
+    assert code == 0
+    config = json.loads((run / "config.json").read_text())["config"]
+    chosen = ("latent", "generator_output", "float32_output", "adam_epsilon")
+    assert tuple(config[k] for k in chosen) == ("uniform", "sigmoid", True, 1e-4)
+    generator = evaluation.load_model(run / "generator.keras")  # safe_mode=True
+    assert generator.get_layer("to_uniform").name == "to_uniform"
+    assert generator.get_layer("g_pixels").compute_dtype == "float32"
+    code, _, err = _run(["train", *TINY, "--latent", "uniform", "--out", str(tmp_path / "cnn")], capsys)
+    assert code == 1 and "latent applies to architecture='mlp' only" in _one_error_line(err)
+    assert not (tmp_path / "cnn").exists()
 
 
 def test_sweep_seeds_train_only_those_draws(tmp_path, capsys):

@@ -13,6 +13,7 @@ from sgan_helpers import evaluation
 from sgan_helpers.improved import (
     FEATURES,
     HIDDEN,
+    UniformLatent,
     WeightNormDense,
     data_dependent_init,
     mlp_discriminators,
@@ -114,10 +115,121 @@ def test_feature_matching_loss_is_the_squared_distance_of_means():
     assert float(feature_matching_loss(a, a[::-1])) == pytest.approx(0.0, abs=1e-7)  # order-free
 
 
+def test_uniform_latent_is_exactly_uniform_and_monotone():
+    """Phi(z) of standard-normal points is uniform in [0, 1]: its known values, quantiles and moments."""
+    layer = UniformLatent()
+    known = np.asarray(layer(np.array([[-1.959964, 0.0, 1.0, 1.959964]], "float32")))
+    np.testing.assert_allclose(known, [[0.025, 0.5, 0.841345, 0.975]], atol=1e-5)
+    z = np.random.default_rng(3).standard_normal((200_000, 1), dtype=np.float32)
+    u = np.asarray(layer(z)).ravel()
+    assert u.min() > 0.0 and u.max() < 1.0
+    np.testing.assert_allclose(np.quantile(u, [0.1, 0.25, 0.5, 0.75, 0.9]), [0.1, 0.25, 0.5, 0.75, 0.9],
+                               atol=0.005)
+    assert abs(u.mean() - 0.5) < 0.003 and abs(u.std() - 12 ** -0.5) < 0.003  # uniform's 1/sqrt(12)
+    order = np.argsort(z.ravel()[:1000])
+    assert np.all(np.diff(u[:1000][order]) >= 0)  # monotone: interpolations keep their order
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        assert UniformLatent().compute_dtype == "float32"  # no bfloat16 rounding of the points
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def test_uniform_latent_generator_and_config():
+    """latent="uniform": the same generator behind a UniformLatent layer; refused where it cannot apply."""
+    plain, uniform = mlp_generator(), mlp_generator(latent="uniform")
+    assert isinstance(uniform.get_layer("to_uniform"), UniformLatent)
+    assert [w.shape for w in plain.weights] == [w.shape for w in uniform.weights]  # nothing else changes
+    with pytest.raises(ValueError, match="latent must be one of"):
+        mlp_generator(latent="sphere")
+    assert recipe_config("salimans").latent == "normal"
+    with pytest.raises(ValueError, match="latent applies to architecture='mlp' only"):
+        TrainConfig(latent="uniform")
+    with pytest.raises(ValueError, match="latent must be one of"):
+        recipe_config("salimans", latent="sphere")
+    old = {k: v for k, v in recipe_config("salimans").to_dict().items() if k != "latent"}
+    assert TrainConfig.from_dict(old).latent == "normal", "older configs: standard-normal points"
+
+
+def _bright_pixel_gradient(float32_output: bool) -> np.ndarray:
+    """Under bfloat16, the gradient of the sigmoid generator's summed pixels with respect to the
+    output layer's bias, with every pre-activation pushed to about +8 (bright, saturated pixels)."""
+    import tensorflow as tf
+
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        g = mlp_generator(output="sigmoid", float32_output=float32_output)
+    finally:
+        keras.config.set_dtype_policy(before)
+    pixels = g.get_layer("g_pixels")
+    assert pixels.compute_dtype == ("float32" if float32_output else "bfloat16")
+    assert g.get_layer("g_dense_1").compute_dtype == "bfloat16"  # the rest follows the policy
+    pixels.bias.assign(np.full(pixels.bias.shape, 8.0, "float32"))
+    pixels.scale.assign(np.full(pixels.scale.shape, 1e-3, "float32"))
+    z = np.random.default_rng(0).standard_normal((4, 100)).astype("float32")
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(tf.cast(g(z, training=True), "float32"))
+    return np.asarray(tape.gradient(total, pixels.bias))
+
+
+def test_float32_output_keeps_a_saturated_sigmoid_learning():
+    """In bfloat16 sigmoid(x) rounds to exactly 1 from x ~ 6 on, and its gradient y (1 - y) to exactly 0:
+    bright pixels stop learning (the collapse of the sigmoid generator). The float32 output layer keeps
+    their gradient (sigmoid'(8) ~ 3.4e-4 per pixel and image, times 2 for the [-1, 1] rescaling)."""
+    assert np.all(_bright_pixel_gradient(float32_output=False) == 0.0)
+    kept = _bright_pixel_gradient(float32_output=True)
+    np.testing.assert_allclose(kept, 4 * 2 * 3.35e-4, rtol=0.05)  # 4 images
+    assert recipe_config("salimans").float32_output is False
+    with pytest.raises(ValueError, match="float32_output applies to architecture='mlp' only"):
+        TrainConfig(float32_output=True)
+    old = {k: v for k, v in recipe_config("salimans").to_dict().items() if k != "float32_output"}
+    assert TrainConfig.from_dict(old).float32_output is False, "older configs: the policy's dtype"
+
+
+def test_adam_epsilon_sets_how_far_a_tiny_gradient_moves_a_weight(small_mnist):
+    """Adam divides by sqrt(v) + epsilon. For a steady gradient g, Keras's step t moves a weight by
+    lr * g / (|g| + epsilon / sqrt(1 - beta_2^t)): once t is large, a gradient of 1e-6 moves it by about a
+    full learning rate with Keras's 1e-7, by about a hundredth of one with 1e-4 (about Salimans et al.'s)."""
+    from sgan_helpers.discriminators import ADAM_EPSILON, make_optimizer
+
+    lr, g = 1e-3, 1e-6
+    for eps in (ADAM_EPSILON, 1e-4):
+        w = keras.Variable(np.zeros(3, "float32"))
+        opt = make_optimizer(learning_rate=lr, beta_1=0.5, epsilon=eps)
+        before = 0.0
+        for t in range(1, 6):
+            opt.apply([keras.ops.full((3,), g)], [w])
+            moved, before = before - float(np.asarray(w)[0]), float(np.asarray(w)[0])
+            assert moved == pytest.approx(lr * g / (g + eps / np.sqrt(1 - 0.999 ** t)), rel=0.01)
+    late = {eps: lr * g / (g + eps / np.sqrt(1 - 0.999 ** 10_000)) for eps in (ADAM_EPSILON, 1e-4)}
+    assert late[ADAM_EPSILON] > 0.9 * lr and late[1e-4] < 0.01 * lr
+    trainer = SGANTrainer(_mlp(adam_epsilon=1e-4), data=small_mnist)
+    assert all(float(o.epsilon) == 1e-4 for o in (trainer.c_opt, trainer.d_opt, trainer.g_opt))
+    assert recipe_config("salimans").adam_epsilon == ADAM_EPSILON == 1e-7
+    old = {k: v for k, v in recipe_config("salimans").to_dict().items() if k != "adam_epsilon"}
+    assert TrainConfig.from_dict(old).adam_epsilon == 1e-7, "older configs: Keras's default"
+    for bad in (0, 1, -1e-4, True, "1e-4"):
+        with pytest.raises(ValueError, match="adam_epsilon must be a number between 0 and 1"):
+            TrainConfig(adam_epsilon=bad)
+
+
+def test_uniform_latent_reaches_training(small_mnist):
+    """The trainer builds the uniform generator and trains it; the first layer the fakes see is uniform."""
+    trainer = SGANTrainer(_mlp(latent="uniform"), data=small_mnist)
+    inner = keras.Model(trainer.generator.input, trainer.generator.get_layer("to_uniform").output)
+    u = np.asarray(inner(trainer.grid_latent))
+    assert u.min() > 0.0 and u.max() < 1.0
+    g0 = snapshot(trainer.gen_vars)
+    trainer.train_step()
+    assert n_changed(trainer.gen_vars, g0) == len(trainer.gen_vars)
+
+
 def test_mlp_models_save_and_load_safely(tmp_path):
     _, c = mlp_discriminators()
     g = mlp_generator()
-    for model, name in ((c, "c.keras"), (g, "g.keras")):
+    for model, name in ((c, "c.keras"), (g, "g.keras"), (mlp_generator(latent="uniform"), "gu.keras")):
         model.save(tmp_path / name)
         loaded = evaluation.load_model(tmp_path / name)  # safe_mode=True
         z = np.random.default_rng(1).standard_normal((2, *model.input_shape[1:])).astype("float32")

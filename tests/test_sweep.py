@@ -155,13 +155,16 @@ def test_load_results_errors(tmp_path):
 
 
 def test_cell_command_renders_overrides_as_train_options():
-    spec = _spec(overrides={"init_noise": True, "noise_scale": 0, "ema_decay": 0.99, "sampling": "epochs"})
+    spec = _spec(overrides={"init_noise": True, "noise_scale": 0, "ema_decay": 0.99, "sampling": "epochs",
+                            "latent": "uniform", "float32_output": True, "adam_epsilon": 1e-4})
     command = Cell("sgan", 20, 1, 4).command(spec, "runs/x")
-    assert "--init-noise --noise-scale 0 --ema 0.99 --sampling epochs " in command
+    assert ("--init-noise --noise-scale 0 --ema 0.99 --sampling epochs --latent uniform --float32-output "
+            "--adam-epsilon 0.0001 " in command)
     assert "--no-init-noise" in Cell("sgan", 20, 1, 4).command(_spec(overrides={"init_noise": False}), "x")
     from sgan_helpers.cli import build_parser  # the command parses
     args = build_parser().parse_args(command.split()[3:])
-    assert args.sampling == "epochs" and args.ema == 0.99
+    assert args.sampling == "epochs" and args.ema == 0.99 and args.latent == "uniform"
+    assert args.float32_output is True and args.adam_epsilon == 1e-4
 
 
 def test_sample_array_round_trip(tmp_path):
