@@ -12,8 +12,10 @@
   sigmoid(x) rounds to exactly 1 from x ~ 6 on and its gradient y (1 - y) to exactly 0, so bright
   pixels stop learning. ``float32_output=True`` computes that one layer in float32 (the
   mixed-precision guide's advice for an output layer) and the sigmoid generator draws varied digits
-  (measured: README, "What each technique is worth"). The unbounded softplus never rounds to a
-  constant, as Sleepychord/ImprovedGAN-pytorch also found. Most pixels stay below 1; plots clip.
+  (measured: README, "What each technique is worth"); at a constant learning rate it also needs
+  Salimans et al.'s Adam epsilon (``TrainConfig.adam_epsilon=1e-4``; ``make sweep-faithful``). The
+  unbounded softplus never rounds to a constant, as Sleepychord/ImprovedGAN-pytorch also found. Most
+  pixels stay below 1; plots clip.
   ``latent="uniform"`` gives it the paper's latent points, uniform in [0, 1]: a first layer
   (:class:`UniformLatent`) maps the series' standard-normal points through the normal CDF,
   which makes them exactly uniform, so every sampler, explorer and grid keeps drawing normals.

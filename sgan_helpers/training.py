@@ -96,8 +96,10 @@ with ``improved`` stay reproducible under that name. Differences from their MNIS
 each an option: the real images are drawn with replacement (theirs: ``sampling="epochs"``), the
 average's decay is 0.999 (theirs 0.9999, starting from zeros), the learning rate decays (theirs:
 ``lr_schedule="constant"`` for 300 epochs), the generator's output is softplus (theirs sigmoid:
-``generator_output="sigmoid"`` with ``float32_output=True``; in bfloat16 it collapses), and its latent
-points are standard normal (theirs uniform in [0, 1]: ``latent="uniform"``)."""
+``generator_output="sigmoid"`` with ``float32_output=True``; in bfloat16 it collapses), its latent
+points are standard normal (theirs uniform in [0, 1]: ``latent="uniform"``), and Adam's epsilon is Keras's
+1e-7 (theirs about 1e-4: ``adam_epsilon``; with the sigmoid at a constant rate it matters). ``make
+sweep-faithful`` removes all of them."""
 RECIPES["salimans"] = {**RECIPES["improved"], "init_noise": True}
 EVALUATIONS = 5
 """A ``minutes`` run without ``steps_per_epoch`` evaluates about this often, on any machine."""

@@ -26,6 +26,7 @@ EXPLORATIONS = ("sigmoid-exploration-20261127",)
 IN_PROGRESS: dict[str, str] = {  # sweeps whose other draws are still to train (`make` resumes them)
     "ema9999-mnist-salimans": "make sweep-ema: draws 1 and 2",
     "label-draw2-mnist-salimans": "make sweep-label-draw2: seed 2, a rerun of epoch-batches' draw 2",
+    "faithful-mnist-salimans": "make sweep-faithful: draws 1 and 3",
 }
 
 
@@ -39,7 +40,8 @@ def test_the_expected_results_are_stored():
             "fast-mnist-salimans", "ablation-no-feature-matching", "ablation-no-noise",
             "ablation-sigmoid-output", "long-mnist-salimans", "paper-mnist-salimans",
             "ema9999-mnist-salimans", "epoch-batches-mnist-salimans",
-            "label-draw2-mnist-salimans", "ablation-sigmoid-float32-output"} <= set(FOLDERS)
+            "label-draw2-mnist-salimans", "ablation-sigmoid-float32-output",
+            "faithful-mnist-salimans"} <= set(FOLDERS)
 
 
 def test_every_cell_has_three_draws_and_paired_images(records):
