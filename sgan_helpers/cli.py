@@ -39,14 +39,21 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
-def _decay(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number such as 0.999, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.999), got {value}")
-    return value
+def _between_0_and_1(example: str, what: str = "a number"):
+    """An argparse type: a number strictly between 0 and 1 (errors name ``example``)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} such as {example}, got {text!r}") from None
+        if not 0.0 < value < 1.0:
+            raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. {example}), got {value}")
+        return value
+    return parse
+
+
+_decay = _between_0_and_1("0.999")
+_adam_epsilon = _between_0_and_1("1e-4", "a small number")
 
 
 def _non_negative(text: str) -> float:
@@ -243,16 +250,6 @@ def _setting(text: str) -> tuple[str, object]:
     except ValueError:
         value = raw
     return field, value
-
-
-def _adam_epsilon(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a small number such as 1e-4, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 1e-4), got {text}")
-    return value
 
 
 def _minutes(text: str) -> float:

@@ -101,6 +101,10 @@ points are standard normal (theirs uniform in [0, 1]: ``latent="uniform"``), and
 1e-7 (theirs about 1e-4: ``adam_epsilon``; with the sigmoid at a constant rate it matters). ``make
 sweep-faithful`` removes all of them."""
 RECIPES["salimans"] = {**RECIPES["improved"], "init_noise": True}
+MLP_ONLY = {"generator_output": "", "latent": " (the tutorial's generator takes standard-normal points)",
+            "float32_output": "", "init_noise": " (its weight-normalised layers)",
+            "noise_scale": " (the tutorial's CNN has dropout, no noise layers)"}
+"""Fields only the MLPs use, with why: set away from its default with the tutorial's CNNs, refused."""
 EVALUATIONS = 5
 """A ``minutes`` run without ``steps_per_epoch`` evaluates about this often, on any machine."""
 PROBE_STEPS = (5, 20)
@@ -180,7 +184,8 @@ class TrainConfig:
             raise ValueError(
                 f"generator_loss must be one of {GENERATOR_LOSSES}, got {self.generator_loss!r}.")
         for name, allowed in (("schedule", SCHEDULES), ("architecture", ARCHITECTURES),
-                              ("method", METHODS), ("lr_schedule", LR_SCHEDULES), ("sampling", SAMPLINGS)):
+                              ("method", METHODS), ("lr_schedule", LR_SCHEDULES), ("sampling", SAMPLINGS),
+                              ("generator_output", OUTPUTS), ("latent", LATENTS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}.")
         if isinstance(self.adam_epsilon, bool) or not (isinstance(self.adam_epsilon, (int, float))
@@ -190,22 +195,11 @@ class TrainConfig:
         for name in ("unlabelled_weight", "noise_scale"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}.")
-        if self.generator_output not in OUTPUTS:
-            raise ValueError(f"generator_output must be one of {OUTPUTS}, got {self.generator_output!r}.")
-        if self.generator_output != "softplus" and self.architecture != "mlp":
-            raise ValueError("generator_output applies to architecture='mlp' only.")
-        if self.latent not in LATENTS:
-            raise ValueError(f"latent must be one of {LATENTS}, got {self.latent!r}.")
-        if self.float32_output and self.architecture != "mlp":
-            raise ValueError("float32_output applies to architecture='mlp' only.")
-        if self.latent != "normal" and self.architecture != "mlp":
-            raise ValueError("latent applies to architecture='mlp' only (the tutorial's generator "
-                             "takes standard-normal points).")
-        if self.init_noise and self.architecture != "mlp":
-            raise ValueError("init_noise applies to architecture='mlp' only (its weight-normalised layers).")
-        if self.noise_scale != 1.0 and self.architecture != "mlp":
-            raise ValueError("noise_scale applies to architecture='mlp' only (the tutorial's CNN has "
-                             "dropout, no noise layers).")
+        if self.architecture != "mlp":
+            defaults = {f.name: f.default for f in fields(self)}
+            for name, why in MLP_ONLY.items():
+                if getattr(self, name) != defaults[name]:
+                    raise ValueError(f"{name} applies to architecture='mlp' only{why}.")
         for name in ("batch_size", "latent_dim", "checkpoint_every", "log_every", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -382,8 +376,8 @@ def build_models(architecture: str, n_classes: int, latent_dim: int, noise_scale
     """``(d_model, c_model, generator, features_layer_name)`` of an architecture (:data:`ARCHITECTURES`)."""
     if architecture == "mlp":
         d_model, c_model = mlp_discriminators(n_classes=n_classes, noise_scale=noise_scale)
-        return d_model, c_model, mlp_generator(latent_dim, generator_output, latent,
-                                                        float32_output), FEATURES
+        generator = mlp_generator(latent_dim, generator_output, latent, float32_output)
+        return d_model, c_model, generator, FEATURES
     if architecture == "tutorial":
         d_model, c_model = stacked_discriminators(n_classes=n_classes)
         return d_model, c_model, build_generator(latent_dim), "dropout"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -57,6 +58,19 @@ def write_corrupt_compressed_npz(path) -> None:
     start = offset + 30 + name_len + extra_len
     raw[start:start + 4] = b"\xff" * 4  # a deflate block of the reserved type 11
     path.write_bytes(bytes(raw))
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Keras's global dtype policy set to ``name`` inside the block, restored after it."""
+    import keras
+
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def trainer_state(trainer) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import n_changed, snapshot, tiny_config
+from conftest import dtype_policy, n_changed, snapshot, tiny_config
 from sgan_helpers import evaluation
 from sgan_helpers.improved import (
     FEATURES,
@@ -128,12 +128,8 @@ def test_uniform_latent_is_exactly_uniform_and_monotone():
     assert abs(u.mean() - 0.5) < 0.003 and abs(u.std() - 12 ** -0.5) < 0.003  # uniform's 1/sqrt(12)
     order = np.argsort(z.ravel()[:1000])
     assert np.all(np.diff(u[:1000][order]) >= 0)  # monotone: interpolations keep their order
-    before = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
+    with dtype_policy("mixed_bfloat16"):
         assert UniformLatent().compute_dtype == "float32"  # no bfloat16 rounding of the points
-    finally:
-        keras.config.set_dtype_policy(before)
 
 
 def test_uniform_latent_generator_and_config():
@@ -157,12 +153,8 @@ def _bright_pixel_gradient(float32_output: bool) -> np.ndarray:
     output layer's bias, with every pre-activation pushed to about +8 (bright, saturated pixels)."""
     import tensorflow as tf
 
-    before = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
+    with dtype_policy("mixed_bfloat16"):
         g = mlp_generator(output="sigmoid", float32_output=float32_output)
-    finally:
-        keras.config.set_dtype_policy(before)
     pixels = g.get_layer("g_pixels")
     assert pixels.compute_dtype == ("float32" if float32_output else "bfloat16")
     assert g.get_layer("g_dense_1").compute_dtype == "bfloat16"  # the rest follows the policy
