@@ -21,7 +21,8 @@ SHIPPED = ["mnist_100labels", "mnist_100labels_improved"]
 PUBLISHED = {99.07, 95.9}  # Salimans et al. 2016 (93 errors in 10,000); the 2019 tutorial
 BOUNDS = {0.0, 100.0}  # "between 0 % and 100 %", "fits its images 100 %": definitions, not results
 THRESHOLDS = {95.0, 99.0}  # issue #12's targets ("95 % within five minutes"): levels, not results
-EXPLORATIONS = ("sigmoid-exploration-20261127", "faithful-draw1-alone-20261127")
+EXPLORATIONS = ("sigmoid-exploration-20261127", "faithful-draw1-alone-20261127",
+                "faithful-softplus-draw2-20261128")
 """benchmarks/results folders of short runs (each run's config.json and history.json) that notebooks read."""
 IN_PROGRESS: dict[str, str] = {  # sweeps whose other draws are still to train (`make` resumes them)
     "ema9999-mnist-salimans": "make sweep-ema: draws 1 and 2",
