@@ -52,6 +52,7 @@ from .discriminators import (
     stacked_discriminators,
 )
 from .evaluation import predict_proba
+from .export import standalone
 from .generator import LATENT_DIM, build_generator
 from .improved import FEATURES, LATENTS, OUTPUTS, data_dependent_init, mlp_discriminators, mlp_generator
 
@@ -616,7 +617,8 @@ class SGANTrainer:
         return copies["classifier"], copies["logits"]
 
     def saved_classifier(self) -> keras.Model:
-        """The float32 classifier that ``classifier.keras`` holds: the averaged one if kept."""
+        """The float32 classifier that ``classifier.keras`` holds (there with its weight
+        normalisation folded in: :func:`~sgan_helpers.export.standalone`): the averaged one if kept."""
         return self._classifier("ema" if self.average is not None else "raw")[0]
 
     def saved_generator(self) -> keras.Model:
@@ -966,11 +968,11 @@ def run_training(
                           **trainer.evaluate(), "train_seconds": round(trainer.train_seconds, 2)}
                 trainer.epoch_metrics = StepMetrics()
                 trainer.history["epochs"].append(record)
-                files.save_model(trainer.saved_classifier(), out / "classifier.keras")
+                files.save_model(standalone(trainer.saved_classifier()), out / "classifier.keras")
                 if config.method == "sgan":  # a supervised baseline trains no generator
                     save_sample_grid(trainer.saved_generator(), trainer.grid_latent,
                                      out / "samples" / f"epoch_{record['epoch']:03d}.png")
-                    files.save_model(trainer.saved_generator(), out / "generator.keras")
+                    files.save_model(standalone(trainer.saved_generator()), out / "generator.keras")
                 files.write_json(out / "history.json", trainer.history)
                 checkpoint()
                 shown = " ".join(f"{k}={v:.4f}" for k, v in record.items() if k.endswith("_acc"))
