@@ -13,8 +13,12 @@ with ``safe_mode=True`` after a plain ``import sgan_helpers``. It costs the Kera
 import that any use of these models needs anyway; import the other modules as needed.
 """
 
-from . import activation, improved  # noqa: F401  (register the custom layers for loading)
-from .environment import check_environment
+from .environment import check_environment, quiet_tensorflow_import, started_as_command
+
+if started_as_command():  # the command line shows its own lines only (TF_CPP_MIN_LOG_LEVEL=0: TF's too)
+    quiet_tensorflow_import()
+
+from . import activation, improved  # noqa: E402, F401  (register the custom layers for loading)
 
 __version__ = "0.2.0"
 __all__ = ["check_environment", "__version__"]

@@ -10,7 +10,6 @@ interruption the message says whether ``--resume`` or a fresh start works.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import time
@@ -391,7 +390,6 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TF C++ chatter; errors still raise
     from .evaluation import ModelFileError
     from .training import RunFolderError, next_step_hint
 
