@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 MINUTES ?= 7
 
-.PHONY: setup run train-full pretrained pretrained-improved sweep-salimans sweep-fast sweep-long sweep-paper sweep-ema sweep-epoch-batches sweep-label-draw2 sweep-faithful notebooks test lint sync-notebooks benchmark benchmark-avx2 \
+.PHONY: site test-oldest test-colab portable-models setup run train-full pretrained pretrained-improved sweep-salimans sweep-fast sweep-long sweep-paper sweep-ema sweep-epoch-batches sweep-label-draw2 sweep-faithful notebooks test lint sync-notebooks benchmark benchmark-avx2 \
         keras2-venv profile calibrate lab clean results sweep sweep-series sweep-fashion ablations
 
 setup: $(VENV)/.installed
@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ needed, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,site]"
 	@touch $@
 
 # The main job: a short SGAN run sized by time, not steps: 7 minutes of training (about 9 in all) on
@@ -159,8 +159,45 @@ lint: setup
 
 # Unit tests, then every notebook in a fresh kernel (nbval; SGAN_QUICK=1 keeps notebook 07 short).
 # pytest-xdist runs one worker per core (pyproject's addopts); each notebook's cells stay in one kernel.
+# The notebooks as they ran (build/executed/) then become the site, read in a headless browser.
 test: setup lint
+	rm -rf build/executed
 	SGAN_QUICK=1 $(PY) -m pytest --nbval-lax tests notebooks
+	$(PY) tools/site.py --executed build/executed --out build/site
+	$(PY) -m pytest -n 0 site/test_site.py
+
+# The series as a static site (build/site/html/): every notebook executed with its classroom
+# parameters (`make notebooks`, about 20 minutes), the README as the front page.
+site: notebooks
+	$(PY) tools/site.py --executed executed --out build/site
+
+# The lowest versions pyproject.toml allows (uv's lowest-direct resolution) in their own venv:
+# the unit tests and every notebook.
+OLDEST ?= .venv-oldest
+$(OLDEST)/.installed: $(VENV)/.installed
+	$(PYTHON) -m venv $(OLDEST)
+	$(VENV)/bin/uv pip install --quiet --python $(OLDEST)/bin/python --resolution lowest-direct -e ".[dev]"
+	@touch $@
+
+test-oldest: $(OLDEST)/.installed
+	SGAN_QUICK=1 $(OLDEST)/bin/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider \
+	  tests notebooks
+
+# Colab's path: its own TensorFlow/Keras pair installed first (COLAB_STACK), then the notebooks'
+# setup cell (a clone, `pip install --no-deps`), then notebooks 01, 07 and 08 (the shipped models) in
+# quick mode.
+COLAB ?= .venv-colab
+COLAB_STACK ?= tensorflow-cpu==2.19.0 keras==3.10.0 numpy==2.0.2
+test-colab: setup
+	$(PYTHON) -m venv $(COLAB)
+	$(VENV)/bin/uv pip install --quiet --python $(COLAB)/bin/python $(COLAB_STACK) \
+	  matplotlib ipywidgets tqdm pydot ipykernel papermill pip
+	$(COLAB)/bin/python tools/colab_like.py --stack "$(COLAB_STACK)" 01_standard_discriminator 07_train_sgan \
+	  08_evaluate_classifier
+
+# Shipped models saved by the oldest allowed Keras: every newer release reads them, not the reverse.
+portable-models: $(OLDEST)/.installed
+	$(OLDEST)/bin/python tools/portable_models.py pretrained/*/*.keras
 
 sync-notebooks: setup
 	$(PY) tools/notebooks.py
@@ -203,4 +240,4 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) $(KERAS2) executed runs notebooks/sgan_runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(KERAS2) $(OLDEST) $(COLAB) build executed runs notebooks/sgan_runs .pytest_cache .ruff_cache

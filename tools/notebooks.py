@@ -27,16 +27,25 @@ def repo_url() -> str:
     return match.group(1).rstrip("/")
 
 
+def pages_url(url: str | None = None) -> str:
+    """Where the repository's GitHub Pages publish the site (``make site``)."""
+    owner, name = (url or repo_url()).removeprefix("https://github.com/").split("/")[:2]
+    return f"https://{owner}.github.io/{name}"
+
+
 def badges(notebook_name: str, url: str | None = None) -> str:
-    """Markdown for the Colab and Binder badges of one notebook."""
+    """Markdown for the Colab, Binder and read-online badges of one notebook."""
     url = url or repo_url()
     slug = url.removeprefix("https://github.com/")
+    page = f"{pages_url(url)}/notebooks/{notebook_name.removesuffix('.ipynb')}.html"
     colab = f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/{notebook_name}"
     lab_path = quote("notebooks/" + notebook_name, safe="")
     binder = f"https://mybinder.org/v2/gh/{slug}/main?labpath={lab_path}"
     colab_badge = "https://colab.research.google.com/assets/colab-badge.svg"
+    read = "https://img.shields.io/badge/read-the%20executed%20notebook-blue"
     return (f"[![Open In Colab]({colab_badge})]({colab}) "
-            f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})")
+            f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder}) "
+            f"[![Read online]({read})]({page})")
 
 
 def setup_cell(url: str | None = None) -> str:
