@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 MINUTES ?= 7
 
-.PHONY: site test-oldest test-colab portable-models setup run train-full pretrained pretrained-improved sweep-salimans sweep-fast sweep-long sweep-paper sweep-ema sweep-epoch-batches sweep-label-draw2 sweep-faithful notebooks test lint sync-notebooks benchmark benchmark-avx2 \
+.PHONY: site test-oldest test-colab portable-models setup run train-full pretrained pretrained-improved sweep-salimans sweep-fast sweep-long sweep-paper sweep-ema sweep-epoch-batches sweep-label-draw2 sweep-faithful notebooks test lint sync-notebooks benchmark benchmark-avx2 benchmark-notebooks \
         keras2-venv profile calibrate lab clean results sweep sweep-series sweep-fashion ablations
 
 setup: $(VENV)/.installed
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 # The main job: a short SGAN run sized by time, not steps: 7 minutes of training (about 9 in all) on
 # any CPU; the trainer measures its step rate and picks the step count (recorded in config.json).
 # Salimans et al.'s combined D update and weight averaging learn more per step than the tutorial's
-# three updates (README). The tutorial's full 20-epoch schedule: `make train-full`.
+# three updates (docs/results.md). The tutorial's full 20-epoch schedule: `make train-full`.
 run: setup
 	$(PY) -m sgan_helpers train --minutes $(MINUTES) --schedule combined --ema 0.999 \
 	  --no-train-eval
@@ -34,9 +34,9 @@ pretrained: setup
 	$(PY) -m sgan_helpers train --epochs 12 --schedule combined --precision $(PRECISION) --ema 0.999 \
 	  --out runs/pretrained-$(PRECISION)-$$(date +%Y%m%d-%H%M%S)
 
-# Does the GAN help? The stored results under results/ (notebooks 09-11 render them; README table).
+# Does the GAN help? The stored results under results/ (notebooks 09-11 render them; docs/results.md).
 # Each sweep is resumable: finished cells (one JSON each) are skipped, an interrupted one resumes.
-# Measured on the 2-core AVX-512-BF16 machine of the README: sweep 59 min, sweep-series 20, sweep-fashion 16.
+# Measured on the 2-core AVX-512-BF16 machine of docs/results.md: sweep 59 min, sweep-series 20, sweep-fashion 16.
 SWEEP_STEPS ?= 3000
 results: sweep sweep-series sweep-fashion sweep-salimans ablations sweep-fast sweep-long
 
@@ -140,7 +140,7 @@ sweep-faithful: setup
 # The shipped improved model (pretrained/mnist_100labels_improved/): draw 1 of sweep-faithful (every known
 # difference from Salimans et al.'s code but the length removed), trained on its own: seed 1, 69,600 steps, float32
 # (about an hour on a 2-core Intel Xeon with AMX), into runs/. The shipped folder is a copy of the sweep's draw-1
-# run folder; this command computes the same run (README: The improved model).
+# run folder; this command computes the same run (docs/results.md: The improved model).
 pretrained-improved: setup
 	$(PY) -m sgan_helpers train --recipe salimans --lr-schedule constant --ema 0.9999 --sampling epochs \
 	  --generator-output sigmoid --latent uniform --adam-epsilon 0.0001 --dataset mnist --labels 100 --seed 1 \
@@ -202,7 +202,7 @@ portable-models: $(OLDEST)/.installed
 sync-notebooks: setup
 	$(PY) tools/notebooks.py
 
-# Speed, side by side, with the tutorial's own code on Keras 2 as the anchor (see README).
+# Speed, side by side, with the tutorial's own code on Keras 2 as the anchor (see benchmarks/README.md).
 # + the time to 95/97/99 % test accuracy, salimans vs series recipe, 5 training minutes each (~12 min).
 benchmark: setup keras2-venv
 	$(PY) benchmarks/speed.py
@@ -211,6 +211,11 @@ benchmark: setup keras2-venv
 # The same on this machine with oneDNN and XLA capped at AVX2 (imitates an AVX2-only CPU).
 benchmark-avx2: setup keras2-venv
 	$(PY) benchmarks/speed.py --isa avx2
+
+# Each notebook at its classroom defaults, one fresh kernel each: wall time and peak memory, stored
+# under benchmarks/results/ with the machine (about 15 minutes).
+benchmark-notebooks: setup
+	$(PY) benchmarks/notebook_runtimes.py
 
 # The anchor's own environment: the TensorFlow we use plus tf_keras (Keras 2), nothing of ours.
 KERAS2 ?= .venv-keras2

@@ -17,7 +17,7 @@ Printed: steps/s, ratio to the anchor, share of the arithmetic limit (FLOPs per 
 / measured matmul peak), peak RSS and minor page faults per step. ``--isa avx2``
 caps oneDNN (``ONEDNN_MAX_CPU_ISA``) and XLA (``--xla_cpu_max_isa``) at AVX2, to
 imitate an AVX2-only CPU on an AVX-512 machine (check it against a real one before
-trusting it; README says how well it did). Results go to benchmarks/results/*.json
+trusting it; benchmarks/README.md says how well it did). Results go to benchmarks/results/*.json
 with the command that made them.
 """
 

@@ -80,7 +80,7 @@ def _add_recipe_options(p: argparse.ArgumentParser) -> None:
                    help="tutorial (default): the 2019 tutorial's CNNs and schedule; series: the same "
                         "CNNs, combined D update, weight average (make run's); improved: Salimans "
                         "et al.'s MLPs with feature matching; salimans: improved, initialised as "
-                        "their code does (see README). Options below override it")
+                        "their code does (see docs/cli.md). Options below override it")
     p.add_argument("--architecture", choices=ARCHITECTURES, help="tutorial (CNNs) or mlp")
     p.add_argument("--batch-size", type=_positive_int,
                    help="images per step, split in two halves (tutorial 100, improved 200)")
@@ -136,7 +136,7 @@ def _add_run_options(p: argparse.ArgumentParser, what: str) -> None:
                    help="steps between evaluations and saved models (default: 60000 / batch)")
     p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto",
                    help="auto (default): mixed_bfloat16 where the CPU or GPU has bfloat16 units, "
-                        "else float32 (see README, Training speed)")
+                        "else float32 (see benchmarks/README.md)")
     p.add_argument("--jit", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
                    help="compile the step with XLA. auto (default): on for AVX2-only CPUs and GPUs, "
                         "off for AVX-512 CPUs, or what `calibrate` measured here")

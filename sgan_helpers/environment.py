@@ -6,7 +6,7 @@ import os
 import sys
 from importlib import metadata
 
-MIN_KERAS = (3, 0)
+MIN_KERAS = (3, 9)  # the floor in pyproject.toml: safe_mode imports no module a file names
 QUIET_TF_LOGS = "3"
 """``TF_CPP_MIN_LOG_LEVEL`` for our command line and child processes: TensorFlow's C++ logs off."""
 
@@ -90,9 +90,10 @@ def check_environment(verbose: bool = True) -> dict[str, str | None]:
             print(f"{key:>14}: {value}")
     major_minor = tuple(int(p) for p in keras.__version__.split(".")[:2])
     if major_minor < MIN_KERAS:
+        floor = ".".join(map(str, MIN_KERAS))
         raise RuntimeError(
-            f"These notebooks need Keras 3 or newer; found Keras {keras.__version__}. "
-            f"Install the project's environment (see README) or `pip install -U 'keras>=3'`."
+            f"These notebooks need Keras {floor} or newer; found Keras {keras.__version__}. "
+            f"Install the project's environment (README.md, Start here) or `pip install -U 'keras>={floor}'`."
         )
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(

@@ -12,7 +12,7 @@
   sigmoid(x) rounds to exactly 1 from x ~ 6 on and its gradient y (1 - y) to exactly 0, so bright
   pixels stop learning. ``float32_output=True`` computes that one layer in float32 (the
   mixed-precision guide's advice for an output layer) and the sigmoid generator draws varied digits
-  (measured: README, "What each technique is worth"); at a constant learning rate it also needs
+  (measured: docs/results.md, "What each technique is worth"); at a constant learning rate it also needs
   Salimans et al.'s Adam epsilon (``TrainConfig.adam_epsilon=1e-4``; ``make sweep-faithful``). The
   unbounded softplus never rounds to a constant, as Sleepychord/ImprovedGAN-pytorch also found. Most
   pixels stay below 1; plots clip.
@@ -178,7 +178,7 @@ def data_dependent_init(model: keras.Model, x: np.ndarray, noise: bool = False) 
     Layers are initialised in order, each after the ones below it. ``noise=False``: the batch
     passes without the Gaussian noise (inference). ``noise=True``: with it, as in Salimans et al.'s
     code; the noise then counts in each layer's spread, so the clean signal starts smaller
-    relative to the noise that training adds (measured: README, "The improved recipe").
+    relative to the noise that training adds (measured: docs/results.md, "The improved recipe").
     """
     for layer in model.layers:
         if not isinstance(layer, WeightNormDense):

@@ -1,13 +1,13 @@
 """The fastest correct way to run the training step on *this* machine.
 
 Two switches change the speed of an SGAN step by up to 2x, and which setting wins
-depends on the processor (measured, see README "Training speed"):
+depends on the processor (measured, see benchmarks/README.md):
 
 * **precision** — ``mixed_bfloat16`` computes in bfloat16 and keeps float32 weights.
   It is 1.6x faster on CPUs with bfloat16 units (AVX512_BF16 or AMX) and on GPUs from
   compute capability 8.0 (Ampere) on; elsewhere it is emulated and *slower*. Results
   differ from float32 by more than rounding (bfloat16 keeps 8 bits of mantissa), but a
-  run learns as well per step (README: 84.0 % vs 85.3 % after 600 steps, one seed).
+  run learns as well per step (docs/results.md: 84.0 % vs 85.3 % after 600 steps, one seed).
 * **XLA** (``jit_compile``) — compiles the whole step into one program. On a CPU with
   AVX2 but no AVX-512 it nearly doubles the step rate; on AVX-512 CPUs TensorFlow's
   oneDNN kernels are faster and XLA *slows* the step (0.4-0.6x). Results change only by
@@ -257,7 +257,7 @@ def resolve(precision: str = AUTO, jit: bool | str = AUTO, hardware: Hardware | 
 def mlp_choice(choice: SpeedChoice, hardware: Hardware | None = None) -> SpeedChoice:
     """``auto`` for Salimans et al.'s MLPs: XLA off on a CPU, whatever the CNN's rule or calibration says.
 
-    Measured for the MLP recipe (2-core AVX-512 EPYC, README): float32 19.8 steps/s without XLA, 2.8
+    Measured for the MLP recipe (2-core AVX-512 EPYC, docs/results.md): float32 19.8 steps/s without XLA, 2.8
     with it; capped at AVX2, 18.5 vs 2.8. (The rule and ``calibrate`` time the tutorial's CNN, for which
     XLA pays on AVX2-only CPUs.) On a GPU the choice stands.
     """

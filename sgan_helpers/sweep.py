@@ -282,7 +282,8 @@ def load_results(folder: Path | str) -> list[dict[str, Any]]:
     folder = Path(folder)
     paths = sorted(folder.glob("*.json"))
     if not paths:
-        raise FileNotFoundError(f"no sweep results in {folder}: run the sweep first (README, `make sweep`).")
+        raise FileNotFoundError(f"no sweep results in {folder}: run the sweep first "
+                                f"(docs/cli.md, `make sweep`).")
     out = []
     for p in paths:
         try:
@@ -326,7 +327,7 @@ def summarise(records: Iterable[dict[str, Any]]) -> dict[tuple[str, int], Summar
 
 
 def pct(x: float) -> str:
-    """An accuracy as the notebooks and README print it: ``95.12``."""
+    """An accuracy as the notebooks and docs/results.md print it: ``95.12``."""
     return f"{100 * x:.2f}"
 
 
@@ -352,7 +353,7 @@ def table_rows(summary: dict[tuple[str, int], Summary]) -> list[dict[str, Any]]:
 
 
 def markdown_table(summary: dict[tuple[str, int], Summary]) -> str:
-    """The table the notebooks show and the README holds (test accuracy, %, mean ± std over draws)."""
+    """The table the notebooks show and docs/results.md holds (test accuracy, %, mean ± std over draws)."""
     lines = ["| labels | SGAN | baseline (no GAN) | SGAN − baseline (points) | draws |",
              "|---:|---:|---:|---:|---:|"]
     for r in table_rows(summary):

@@ -1,4 +1,5 @@
-"""The built site in a real browser: every notebook page renders, shows its figures, shows no error.
+"""The built site in a real browser: every notebook page renders, shows its figures, shows no error;
+the record's pages render with their tables.
 
 ``make test`` runs this after building the site from the notebooks the test suite executed
 (``tools/site.py``). It needs Chromium (Debian and Ubuntu: ``apt-get install chromium``; Google
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import sys
 import threading
@@ -107,3 +109,15 @@ def test_notebook_page_renders_with_its_figures_and_no_error(path, site, browser
         assert "All checks passed." in text, "the proof cell's output is not on the page"
     assert not errors, errors
     page.close()
+
+
+@pytest.mark.parametrize("page", ["docs/results", "docs/cli", "benchmarks/README", "CONTRIBUTING"])
+def test_record_page_renders_with_its_tables(page, site, browser):
+    """The record's pages are on the site too, their tables rendered, their links to notebooks alive."""
+    source = (ROOT / f"{page}.md").read_text()
+    rendered, errors = _open(browser, f"{site}/{page}.html")
+    title = source.splitlines()[0].removeprefix("# ").replace("`", "")
+    assert rendered.locator("h1").first.inner_text().strip().rstrip("#").strip() == title
+    assert rendered.locator("main table").count() == len(re.findall(r"^\|[-:]", source, re.M))
+    assert not errors, errors
+    rendered.close()

@@ -147,8 +147,9 @@ def test_cross_references_point_to_existing_notebooks():
     # parameters cells are left out: they are the speed work's to rewrite (the old name in 07's is known)
     texts = {p.name: "\n".join(c.source for c in _read(p).cells if "parameters" not in _tags(c))
              for p in PATHS}
-    readme = (ROOT / "README.md").read_text()
-    for where, text in [*texts.items(), ("README.md", readme)]:
+    pages = ["README.md", "CONTRIBUTING.md", "benchmarks/README.md", *(str(p.relative_to(ROOT))
+                                                                       for p in (ROOT / "docs").glob("*.md"))]
+    for where, text in [*texts.items(), *((page, (ROOT / page).read_text()) for page in pages)]:
         for linked in re.findall(r"\b\d\d_[a-z0-9_]+\.ipynb", text):
             assert linked in names, f"{where} names {linked}, which does not exist"
     for where, text in texts.items():
@@ -207,3 +208,13 @@ def test_no_hard_coded_shared_path():
             if path.suffix in {".py", ".ipynb"} and needle in path.read_text():
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_prose_never_points_at_output_the_committed_file_lacks(path):
+    """Notebooks are committed without outputs, so prose says which code prints a figure, never
+    that it was "printed above"."""
+    for cell in _read(path).cells:
+        if cell.cell_type == "markdown":
+            assert not re.search(r"printed\s+above|shown\s+above", cell.source), \
+                f"{path.name}: say which code prints it ('printed by the code above')"

@@ -1,4 +1,4 @@
-"""Install metadata agrees with itself: pyproject, environment.yml, README, CI."""
+"""Install metadata and front pages agree with themselves: pyproject, environment.yml, README, docs, CI."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
 
@@ -53,4 +54,37 @@ def test_pretrained_model_is_small_and_documented():
     final = json.loads((run / "history.json").read_text())["epochs"][-1]
     assert final["step"] == 7200 and final["ema_test_acc"] >= 0.95  # notebook 07 re-measures it
     readme = (ROOT / "README.md").read_text()
-    assert f"{100 * final['ema_test_acc']:.2f} %" in readme and "make pretrained" in readme
+    record = (ROOT / "docs" / "results.md").read_text()
+    figure = f"{100 * final['ema_test_acc']:.2f} %"
+    assert figure in readme and figure in record and "make pretrained" in record
+
+
+PAGES = ["README.md", "CONTRIBUTING.md", "benchmarks/README.md", "docs/results.md", "docs/cli.md"]
+
+
+def test_readme_is_a_front_door():
+    """Short, starts with where to begin, and leaves the record to docs/."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    first_screen = "\n".join(readme.splitlines()[:30])
+    assert "## Start here" in first_screen and "make run" in first_screen and "make test" in first_screen
+    assert "A 90-minute class" in readme
+    history = r"issue #\d|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b|[Bb]efore this change"
+    assert not re.search(history, readme), "the README tells no history: no issues, commits or 'before'"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_link_to_files_that_exist(page):
+    text = (ROOT / page).read_text()
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = (ROOT / page).parent / target.split("#")[0]
+        assert path.exists(), f"{page} links to {target}, which does not exist"
+
+
+def test_notebooks_check_the_keras_floor_that_pyproject_states():
+    from sgan_helpers.environment import MIN_KERAS
+
+    floor = next(re.search(r">=(\d+)\.(\d+)", d).groups() for d in _pyproject_deps() if d.startswith("keras"))
+    assert MIN_KERAS == tuple(map(int, floor)), "sgan_helpers.environment.MIN_KERAS is pyproject's floor"

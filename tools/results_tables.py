@@ -1,5 +1,5 @@
-"""Print the README's result blocks from the stored sweeps (results/): for each folder, the line that says
-what made it and the table, exactly as tests/test_results.py expects them in README.md:
+"""Print the measured record's result blocks from the stored sweeps (results/): for each folder, the line
+that says what made it and the table, exactly as tests/test_results.py expects them in docs/results.md:
 ``python tools/results_tables.py``."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def made_by(records: list[dict]) -> str:
 
 
 def header(name: str, records: list[dict]) -> str:
-    """The README's line above a folder's table: runs, time, machine, precision, the command."""
+    """The record's line above a folder's table: runs, time, machine, precision, the command."""
     machine = records[0]["machine"]
     # the first session chose the precision; a resumed one keeps it (its reason may say so)
     chosen = records[0]["sessions"][0].get("speed", records[0]["speed"])
@@ -53,7 +53,7 @@ def header(name: str, records: list[dict]) -> str:
 
 
 def block(folder: Path) -> str:
-    """A folder's README block: its header line and its table."""
+    """A folder's block in docs/results.md: its header line and its table."""
     records = sweep.load_results(folder)
     return f"{header(folder.name, records)}\n\n{sweep.markdown_table(sweep.summarise(records))}"
 

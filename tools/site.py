@@ -1,4 +1,4 @@
-"""Build the series as a static site: every notebook as it ran, with the README as its front page.
+"""Build the series as a static site: every notebook as it ran, the README as its front page, and the record.
 
     python tools/site.py [--executed build/executed] [--out build/site]
 
@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from notebooks import notebook_paths, pages_url, repo_url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["docs/results.md", "docs/cli.md", "benchmarks/README.md", "CONTRIBUTING.md"]
+"""Markdown pages of the repository that the site shows beside the notebooks, at the same paths."""
 TOC = """
 
 ```{toctree}
@@ -34,7 +36,15 @@ TOC = """
 
 notebooks/*
 ```
-"""
+
+```{toctree}
+:hidden:
+:caption: The record
+
+PAGES_HERE
+```
+""".replace("PAGES_HERE", "\n".join(page.removesuffix(".md") for page in PAGES))
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")
 
 
@@ -56,22 +66,35 @@ def check_executed(folder: Path) -> list[Path]:
     return found
 
 
-def page_links(markdown: str) -> str:
-    """README links as the site needs them: notebooks stay pages, other repository files go to GitHub."""
+def page_links(markdown: str, page: str = "README.md", src: Path | None = None) -> str:
+    """A page's links as the site needs them: notebooks and record pages stay pages, images are
+    copied beside them (into ``src``), other repository files go to GitHub."""
+    here = Path(page).parent
+
     def fix(match: re.Match) -> str:
         target = match.group(2)
-        if re.match(r"[a-z]+:|#", target) or target.startswith("notebooks/") and ".ipynb" in target:
+        if re.match(r"[a-z]+:|#", target):
             return match.group(0)
-        return f"{match.group(1)}{repo_url()}/blob/main/{target}{match.group(3)}"
+        path = os.path.normpath(here / target.split("#")[0])
+        if path.startswith("notebooks/") and path.endswith(".ipynb") or path in PAGES:
+            return match.group(0)
+        if path.endswith(IMAGE_SUFFIXES) and src is not None:
+            (src / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ROOT / path, src / path)
+            return match.group(0)
+        return f"{match.group(1)}{repo_url()}/blob/main/{path}{match.group(3)}"
     return LINK.sub(fix, markdown)
 
 
 def stage(executed: list[Path], src: Path) -> None:
-    """Write the site's sources: index.md from the README, the executed notebooks."""
+    """Write the site's sources: index.md from the README, the record's pages, the executed notebooks."""
     if src.exists():
         shutil.rmtree(src)
     (src / "notebooks").mkdir(parents=True)
-    (src / "index.md").write_text(page_links((ROOT / "README.md").read_text()) + TOC)
+    (src / "index.md").write_text(page_links((ROOT / "README.md").read_text(), src=src) + TOC)
+    for page in PAGES:
+        (src / page).parent.mkdir(parents=True, exist_ok=True)
+        (src / page).write_text(page_links((ROOT / page).read_text(), page, src))
     for path in executed:
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
