@@ -1,12 +1,13 @@
 """What each notebook costs at its classroom defaults: wall time and peak memory, one fresh kernel each.
 
-    python benchmarks/notebook_runtimes.py [NOTEBOOK ...] [--out benchmarks/results/notebooks-DATE.json]
+    python benchmarks/notebook_runtimes.py [NOTEBOOK ...] [--isa avx2] [--out FILE.json]
 
 Each notebook runs end to end with papermill in its own process (kernel start, TensorFlow import and
 the worked solutions included), with the parameters a class gets (``SGAN_QUICK`` unset), one after the
 other so that none shares the CPU with another. Peak memory is the largest resident set of the process
-tree (the kernel included), as ``/usr/bin/time -v`` reports it. The stored file records the command,
-the machine and its CPU class.
+tree (the kernel included), as ``/usr/bin/time -v`` reports it. ``--isa avx2`` caps oneDNN and XLA at
+AVX2 (an imitation of an AVX2-only CPU on an AVX-512 one). The stored file records the command, the
+machine and its CPU class.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ def duration(seconds: float) -> str:
     return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60} s"
 
 
-def run_one(path: Path, out_dir: Path) -> dict[str, float]:
+def run_one(path: Path, out_dir: Path, isa: str | None = None) -> dict[str, float]:
     """Run one notebook with papermill in a child process; its wall time and peak RSS."""
     env = {k: v for k, v in os.environ.items() if k != "SGAN_QUICK"}
+    if isa:
+        env.update(ONEDNN_MAX_CPU_ISA=isa.upper(),
+                   XLA_FLAGS=(env.get("XLA_FLAGS", "") + f" --xla_cpu_max_isa={isa.upper()}").strip())
     command = [sys.executable, "-m", "papermill", "-k", "python3", "--cwd", str(path.parent),
                str(path), str(out_dir / path.name)]
     log = out_dir / f"{path.stem}.log"
@@ -45,7 +49,18 @@ def run_one(path: Path, out_dir: Path) -> dict[str, float]:
     code = os.waitstatus_to_exitcode(status)
     if code:
         raise SystemExit(f"{path.name} failed (exit {code}):\n{log.read_text()[-3000:]}")
-    return {"wall_seconds": round(wall, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+    return {"wall_seconds": round(wall, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "printed": percentages(out_dir / path.name)}
+
+
+def percentages(executed: Path, limit: int = 30) -> list[str]:
+    """The lines an executed notebook printed that hold a percentage (what it measured), at most ``limit``."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    lines = [line.strip() for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+             if out.get("name") == "stdout" for line in out.get("text", "").splitlines() if "%" in line]
+    return lines[:limit]
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -58,20 +73,21 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path,
                         default=sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
-    stamp = time.strftime("%Y%m%d-%H%M")
-    parser.add_argument("--out", type=Path,
-                        default=ROOT / "benchmarks" / "results" / f"notebooks-{stamp}.json")
+    parser.add_argument("--isa", choices=["avx2"], help="cap oneDNN and XLA at this instruction set")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/notebooks-DATE[-avx2].json")
     args = parser.parse_args(argv)
+    stamp = time.strftime("%Y%m%d-%H%M") + (f"-{args.isa}" if args.isa else "")
+    args.out = args.out or ROOT / "benchmarks" / "results" / f"notebooks-{stamp}.json"
     cpu, flags = speed.cpu_flags()
     record = {"command": shlex.join(["python", "benchmarks/notebook_runtimes.py", *sys.argv[1:]]),
               "date": time.strftime("%Y-%m-%d"),
               "machine": {"cpu": cpu, "cpu_class": speed.Hardware(cpu, flags).cpu_class,
-                          "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
+                          "isa_cap": args.isa, "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
                           "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
               "notebooks": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for path in args.notebooks:
-            result = run_one(path.resolve(), Path(tmp))
+            result = run_one(path.resolve(), Path(tmp), args.isa)
             record["notebooks"][path.name] = result
             print(f"{path.name:<42} {duration(result['wall_seconds']):>12} {result['peak_rss_mb']:>6} MB",
                   flush=True)

@@ -1,10 +1,12 @@
 """Helpers behind the SGAN teaching notebooks (Keras 3).
 
-Modules, one concept each: ``data``, ``activation``, ``discriminators``,
-``generator``, ``improved`` (Salimans et al.'s MLPs), ``training``, ``sweep`` (SGAN vs
-baseline over label budgets), ``evaluation``, ``explorer`` (the latent space), ``plotting``,
-``files``, ``checkpoints``, ``stopping`` (a clean stop on a signal), ``averaging``, ``speed``,
-``cli``, ``tutorial_style`` (the 2019 training loop, for comparison), ``environment``.
+Modules, one concept each. What the notebooks teach: ``data``, ``activation``, ``discriminators``,
+``generator``, ``losses``, ``sgan`` (the SGAN as a ``keras.Model``: its ``train_step``, trained with
+``fit``), ``callbacks`` (weight average, evaluation, sample grids), ``averaging``, ``improved``
+(Salimans et al.'s MLPs), ``evaluation``, ``explorer`` (the latent space), ``plotting``. What the
+command line and the stored experiments use: ``training`` (the resumable trainer), ``sweep`` (SGAN vs
+baseline over label budgets), ``files``, ``checkpoints``, ``stopping`` (a clean stop on a signal),
+``speed``, ``cli``, ``tutorial_style`` (the 2019 training loop, for comparison), ``environment``.
 
 Importing the package imports :mod:`sgan_helpers.activation` and :mod:`sgan_helpers.improved`
 and nothing heavier: that registers the ``SumExpActivation`` and ``WeightNormDense`` layers with

@@ -42,7 +42,7 @@ class WeightAverage:
         self.updates = keras.Variable(0.0, trainable=False, dtype="float32", name="updates")
 
     def update(self) -> None:
-        """One step of the average (called inside the compiled training step)."""
+        """One step of the average (in the trainer's compiled step, or by ``callbacks.AverageWeights``)."""
         self.updates.assign_add(1.0)
         n = self.updates
         decay = keras.ops.minimum(self.decay, (1.0 + n) / (10.0 + n))

@@ -86,7 +86,7 @@ def plot_history(history: dict, show_tutorial: bool = True):
     tut = [(per * (i + 1), a) for i, a in enumerate(TUTORIAL_REPORTED["train_acc_per_epoch"])
            if per * (i + 1) <= last_step]
     if show_tutorial and tut:
-        ax_acc.plot([t[0] for t in tut], [t[1] for t in tut], "k--", alpha=0.6,
+        ax_acc.plot([t[0] for t in tut], [t[1] for t in tut], "k--", marker="x", alpha=0.6,
                     label="2019 tutorial, train (Keras 2)")
     ax_acc.set(xlabel="training step", ylabel="accuracy (%)", title="Classifier accuracy")
     ax_acc.legend()

@@ -41,7 +41,6 @@ import numpy as np
 
 from . import checkpoints, files, speed, stopping
 from . import data as data_mod
-from .activation import real_fake_logit
 from .averaging import WeightAverage
 from .discriminators import (
     ADAM_EPSILON,
@@ -55,6 +54,7 @@ from .evaluation import predict_proba
 from .export import standalone
 from .generator import LATENT_DIM, build_generator
 from .improved import FEATURES, LATENTS, OUTPUTS, data_dependent_init, mlp_discriminators, mlp_generator
+from .losses import accuracy, class_loss, fake_loss, feature_matching_loss, real_loss
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on the user's setup
     raise ImportError(
@@ -284,48 +284,6 @@ class TrainConfig:
         return replace(self, precision=choice.precision, jit_compile=choice.jit_compile), choice
 
 
-def _f32(x):
-    return keras.ops.cast(x, "float32")  # losses in float32, whatever the compute dtype
-
-
-def _d_logit(class_logits):
-    """D's logit, logsumexp of the class logits, computed in float32."""
-    return real_fake_logit(_f32(class_logits))
-
-
-def _bce_real(logit):
-    """-log sigmoid(logit): the loss for a "real" target, stable for any logit."""
-    return keras.ops.mean(keras.ops.softplus(-_f32(logit)))
-
-
-def _bce_fake(logit):
-    """-log(1 - sigmoid(logit)): the loss for a "fake" target."""
-    return keras.ops.mean(keras.ops.softplus(_f32(logit)))
-
-
-def feature_matching_loss(real_features, fake_features):
-    """Salimans et al.'s (2016) generator loss: the squared distance between the mean features of a
-    real batch and of a generated batch, averaged over the features (computed in float32).
-
-    The generator is not asked to fool the discriminator, only to make images whose features are,
-    on average, those of real images.
-    """
-    real_mean = keras.ops.mean(_f32(real_features), axis=0)
-    fake_mean = keras.ops.mean(_f32(fake_features), axis=0)
-    return keras.ops.mean(keras.ops.square(real_mean - fake_mean))
-
-
-def _class_loss(labels, logits):
-    return keras.ops.mean(
-        keras.losses.sparse_categorical_crossentropy(labels, _f32(logits), from_logits=True)
-    )
-
-
-def _accuracy(labels, logits):
-    hits = keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32") == keras.ops.cast(labels, "int32")
-    return keras.ops.mean(keras.ops.cast(hits, "float32"))
-
-
 @dataclass
 class StepMetrics:
     """Running sums of the per-step losses, averaged on demand."""
@@ -521,8 +479,8 @@ class SGANTrainer:
 
     def _classifier_loss(self, x_lab, y_lab):
         lab_logits = self.logits(x_lab, training=True)
-        loss = _class_loss(y_lab, lab_logits)
-        return loss, {"c_acc": _accuracy(y_lab, lab_logits), "c_loss": loss}
+        loss = class_loss(y_lab, lab_logits)
+        return loss, {"c_acc": accuracy(y_lab, lab_logits), "c_loss": loss}
 
     def _supervised_step(self, x_lab, y_lab, x_real, z_fake, z_gen):
         """The baseline: the classifier's update on labelled images alone (the rest is unused)."""
@@ -532,18 +490,18 @@ class SGANTrainer:
         logits, disc = self.logits, self.disc_vars
         out = self._apply(self.c_opt, lambda: self._classifier_loss(x_lab, y_lab), disc)
 
-        def real_loss():
-            loss = _bce_real(_d_logit(logits(x_real, training=True)))
+        def d_real():
+            loss = real_loss(logits(x_real, training=True))
             return self.config.unlabelled_weight * loss, {"d_real": loss}
 
-        out |= self._apply(self.d_opt, real_loss, disc)
+        out |= self._apply(self.d_opt, d_real, disc)
         x_fake = self.generator(z_fake, training=True)
 
-        def fake_loss():
-            loss = _bce_fake(_d_logit(logits(x_fake, training=True)))
+        def d_fake():
+            loss = fake_loss(logits(x_fake, training=True))
             return self.config.unlabelled_weight * loss, {"d_fake": loss}
 
-        out |= self._apply(self.d_opt, fake_loss, disc)
+        out |= self._apply(self.d_opt, d_fake, disc)
         return out | self._generator_update(z_gen, x_real)
 
     def _combined_step(self, x_lab, y_lab, x_real, z_fake, z_gen):
@@ -553,9 +511,9 @@ class SGANTrainer:
         def d_loss_fn():  # one larger pass over labelled + real + fake images
             all_logits = self.logits(keras.ops.concatenate([x_lab, x_real, x_fake]), training=True)
             lab_logits = all_logits[:n_lab]
-            parts = {"c_acc": _accuracy(y_lab, lab_logits), "c_loss": _class_loss(y_lab, lab_logits),
-                     "d_real": _bce_real(_d_logit(all_logits[n_lab:n_lab + n_real])),
-                     "d_fake": _bce_fake(_d_logit(all_logits[n_lab + n_real:]))}
+            parts = {"c_acc": accuracy(y_lab, lab_logits), "c_loss": class_loss(y_lab, lab_logits),
+                     "d_real": real_loss(all_logits[n_lab:n_lab + n_real]),
+                     "d_fake": fake_loss(all_logits[n_lab + n_real:])}
             unlabelled = parts["d_real"] + parts["d_fake"]
             return parts["c_loss"] + self.config.unlabelled_weight * unlabelled, parts
 
@@ -566,7 +524,7 @@ class SGANTrainer:
         def loss_fn():
             fake = self.generator(z_gen, training=True)
             if self.config.generator_loss == "bce":  # a Python constant: fixed when traced
-                loss = _bce_real(_d_logit(self.logits(fake, training=True)))
+                loss = real_loss(self.logits(fake, training=True))
             else:
                 loss = feature_matching_loss(self.features(x_real, training=True),
                                              self.features(fake, training=True))

@@ -218,3 +218,20 @@ def test_prose_never_points_at_output_the_committed_file_lacks(path):
         if cell.cell_type == "markdown":
             assert not re.search(r"printed\s+above|shown\s+above", cell.source), \
                 f"{path.name}: say which code prints it ('printed by the code above')"
+
+
+def test_code_shown_in_markdown_is_the_packages():
+    """A markdown cell tagged 'package-source' shows package code as ```python blocks: each block, as the
+    package indents it, is in the module the cell names (so the lesson reads the code that runs)."""
+    shown = 0
+    for path in PATHS:
+        for cell in _read(path).cells:
+            if "package-source" not in _tags(cell):
+                continue
+            module = re.search(r"`(sgan_helpers/\w+\.py)`", cell.source).group(1)
+            source = (ROOT / module).read_text()
+            for block in re.findall(r"```python\n(.*?)\n```", cell.source, re.S):
+                indented = "\n".join(("    " + line) if line else "" for line in block.splitlines())
+                assert indented in source, f"{path.name}: a block differs from {module}; copy it again"
+                shown += 1
+    assert shown >= 2  # notebook 07 shows SGAN.update and SGAN.train_step

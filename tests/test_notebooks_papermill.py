@@ -1,8 +1,8 @@
 """Parameterised runs: papermill injects explicit parameters into notebooks 07 and 08.
 
 (nbval, which runs every notebook as committed, cannot inject parameters; notebook
-07 reads SGAN_QUICK=1 there instead.) Here 07 trains a tiny run into a temp folder
-and 08 evaluates *that* run, so the two notebooks are tested as a chain.
+07 reads SGAN_QUICK=1 there instead.) Here 07 trains a tiny run with the combined step
+into a temp folder and 08 evaluates *that* run, so the two notebooks are tested as a chain.
 """
 
 from __future__ import annotations
@@ -23,18 +23,17 @@ def _outputs(path: Path) -> str:
 
 def test_train_then_evaluate_with_explicit_parameters(tmp_path, monkeypatch):
     monkeypatch.delenv("SGAN_QUICK", raising=False)  # the parameters below must rule
-    run_dir = tmp_path / "run"
-    pm.execute_notebook(
-        NOTEBOOKS / "07_train_sgan.ipynb", tmp_path / "07.ipynb", cwd=str(NOTEBOOKS),
-        parameters={"STEPS": 24, "STEPS_PER_EPOCH": 12, "RUN_DIR": str(run_dir), "SEED": 3,
-                    # explicit speed settings: the same numbers and no XLA compile on every CPU
-                    "PRECISION": "float32", "JIT": False, "EVAL_TRAIN": False},
-        kernel_name="python3", progress_bar=False,
+    pm.execute_notebook(  # in tmp_path: the run folder lands in tmp_path/sgan_runs/
+        NOTEBOOKS / "07_train_sgan.ipynb", tmp_path / "07.ipynb", cwd=str(tmp_path),
+        parameters={"STEPS": 25, "SEED": 3, "SCHEDULE": "combined"}, kernel_name="python3",
+        progress_bar=False,
     )
+    (run_dir,) = (tmp_path / "sgan_runs").iterdir()
+    assert run_dir.name.startswith("07_combined_100labels_seed3_")
     history = json.loads((run_dir / "history.json").read_text())
-    assert [r["step"] for r in history["epochs"]] == [12, 24]
-    assert json.loads((run_dir / "config.json").read_text())["config"]["seed"] == 3
-    assert "All checks passed." in _outputs(tmp_path / "07.ipynb")
+    assert [r["step"] for r in history["epochs"]] == [5, 10, 15, 20, 25]
+    text = _outputs(tmp_path / "07.ipynb")
+    assert "All checks passed." in text and "CombinedSGAN:" in text
 
     pm.execute_notebook(
         NOTEBOOKS / "08_evaluate_classifier.ipynb", tmp_path / "08.ipynb", cwd=str(NOTEBOOKS),
@@ -43,7 +42,7 @@ def test_train_then_evaluate_with_explicit_parameters(tmp_path, monkeypatch):
     )
     text = _outputs(tmp_path / "08.ipynb")
     assert "All checks passed." in text
-    saved = history["epochs"][-1]["ema_test_acc"]  # 07 keeps averaged weights by default: 08 gets those
+    saved = history["epochs"][-1]["ema_test_acc"]  # 07 saves the averaged classifier: 08 measures that
     assert f"test accuracy: {100 * saved:.2f}%" in text
 
 
