@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-MINUTES ?= 7
+MINUTES ?= 6
 
 .PHONY: site test-oldest test-colab portable-models setup run train-full pretrained pretrained-improved sweep-salimans sweep-fast sweep-long sweep-paper sweep-ema sweep-epoch-batches sweep-label-draw2 sweep-faithful notebooks test lint sync-notebooks benchmark benchmark-avx2 benchmark-notebooks \
         keras2-venv profile calibrate lab clean results sweep sweep-series sweep-fashion ablations
@@ -16,13 +16,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,site]"
 	@touch $@
 
-# The main job: a short SGAN run sized by time, not steps: 7 minutes of training (about 9 in all) on
-# any CPU; the trainer measures its step rate and picks the step count (recorded in config.json).
-# Salimans et al.'s combined D update and weight averaging learn more per step than the tutorial's
-# three updates (docs/results.md). The tutorial's full 20-epoch schedule: `make train-full`.
+# The main job: Salimans et al.'s MLP recipe (feature matching, weight-normalised MLPs, one combined
+# D update, weight average) for 6 minutes of training, sized by time on any CPU: the trainer measures its
+# step rate and picks the step count (recorded in config.json). It learns most per minute of the recipes
+# measured (benchmarks/README.md). RUN_ARGS adds options, e.g. RUN_ARGS="--seed 2 --out runs/mine".
+# The tutorial's CNNs and 20-epoch schedule: `make train-full`.
+RUN_ARGS ?=
 run: setup
-	$(PY) -m sgan_helpers train --minutes $(MINUTES) --schedule combined --ema 0.999 \
-	  --no-train-eval
+	$(PY) -m sgan_helpers train --recipe salimans --minutes $(MINUTES) --no-train-eval $(RUN_ARGS)
 
 train-full: setup
 	$(PY) -m sgan_helpers train --epochs 20
@@ -202,15 +203,19 @@ portable-models: $(OLDEST)/.installed
 sync-notebooks: setup
 	$(PY) tools/notebooks.py
 
-# Speed, side by side, with the tutorial's own code on Keras 2 as the anchor (see benchmarks/README.md).
-# + the time to 95/97/99 % test accuracy, salimans vs series recipe, 5 training minutes each (~12 min).
+# Speed, side by side, with the tutorial's own code on Keras 2 as the anchor (see benchmarks/README.md);
+# the time to 95/97/99 % test accuracy, salimans vs series recipe, 5 training minutes each (~12 min);
+# then `make run` itself for three seeds: wall time, peak memory, accuracy (~20 min).
 benchmark: setup keras2-venv
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/time_to_accuracy.py --minutes 5
+	$(PY) benchmarks/main_job.py
 
-# The same on this machine with oneDNN and XLA capped at AVX2 (imitates an AVX2-only CPU).
+# The speed table and the main job on this machine with oneDNN and XLA capped at AVX2 (imitates an
+# AVX2-only CPU).
 benchmark-avx2: setup keras2-venv
 	$(PY) benchmarks/speed.py --isa avx2
+	$(PY) benchmarks/main_job.py --isa avx2
 
 # Each notebook at its classroom defaults, one fresh kernel each: wall time and peak memory, stored
 # under benchmarks/results/ with the machine (about 15 minutes).

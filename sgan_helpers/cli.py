@@ -118,7 +118,8 @@ def _add_run_options(p: argparse.ArgumentParser, what: str) -> None:
     length.add_argument("--steps", type=_positive_int, help="total training steps (instead of --epochs)")
     length.add_argument("--minutes", type=_minutes, metavar="M",
                         help="train for about M minutes: the step count is chosen from the step rate "
-                             "measured on this machine after 25 steps, and recorded in config.json")
+                             "measured on this machine over its first 10 seconds (and 25 steps), "
+                             "and recorded in config.json")
     p.add_argument("--labels", type=_int, default=None,
                    help="labelled examples, the same number per class (default 100; "
                         "the training-set size = every label)")

@@ -106,7 +106,38 @@ def _stored_values() -> set[float]:
     for folder in EXPLORATIONS:  # short runs stored with their histories: every evaluation is a stored figure
         for path in (ROOT / "benchmarks" / "results" / folder).glob("*/history.json"):
             values |= {e["ema_test_acc"] for e in json.loads(path.read_text())["epochs"]}
+    for path in (ROOT / "benchmarks" / "results").glob("notebooks-*/*-history.json"):  # classroom runs
+        values |= {e[k] for e in json.loads(path.read_text())["epochs"] for k in ("test_acc", "ema_test_acc")}
+    for path in (ROOT / "benchmarks" / "results").glob("main-job-*.json"):  # the main job's three seeds
+        job = json.loads(path.read_text())
+        values |= {r["test_acc"] for r in job["runs"]}
+        values |= {job["summary"]["mean_test_acc"], job["summary"]["sd_test_acc"]}
     return values
+
+
+def _main_job_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("main_job", ROOT / "benchmarks" / "main_job.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_main_job_is_measured_on_both_cpu_classes_and_in_the_record():
+    """`make run`'s stored benchmarks: three seeds each, natively and capped at AVX2, made by the
+    Makefile's current command; docs/results.md holds their table as the tool prints it."""
+    tool = _main_job_tool()
+    jobs = tool.stored()
+    assert {j["machine"]["isa_cap"] for j in jobs} >= {None, "avx2"}
+    import subprocess
+
+    make_run = subprocess.run(["make", "-s", "-n", "-C", str(ROOT), "run"], capture_output=True, text=True,
+                              check=True).stdout.strip().splitlines()[-1].replace(str(ROOT) + "/", "")
+    for job in jobs:
+        assert len(job["runs"]) == 3 and job["make_run"] == make_run.strip()
+    assert tool.markdown_table(jobs) in (ROOT / "docs" / "results.md").read_text(), \
+        "docs/results.md's main-job table differs from `python benchmarks/main_job.py --table`"
 
 
 def _matches(number: str, values: set[float]) -> bool:
