@@ -118,10 +118,7 @@ def main(argv: list[str] | None = None) -> Path | None:
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/main-job-DATE[-avx2].json")
     args = parser.parse_args(argv)
     out = args.out or ROOT / "benchmarks" / "results" / f"main-job-{stamp}{'-avx2' if args.isa else ''}.json"
-    env = dict(os.environ)
-    if args.isa:
-        env.update(ONEDNN_MAX_CPU_ISA="AVX2",
-                   XLA_FLAGS=(env.get("XLA_FLAGS", "") + " --xla_cpu_max_isa=AVX2").strip())
+    env = speed.capped_env(args.isa)
     cpu, flags = speed.cpu_flags()
     make_run = subprocess.run(["make", "-s", "-n", "-C", str(ROOT), "run"], capture_output=True, text=True,
                               check=True).stdout.strip().splitlines()[-1]

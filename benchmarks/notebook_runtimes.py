@@ -34,10 +34,9 @@ def duration(seconds: float) -> str:
 
 def run_one(path: Path, out_dir: Path, isa: str | None = None) -> dict[str, float]:
     """Run one notebook with papermill in a child process; its wall time and peak RSS."""
-    env = {k: v for k, v in os.environ.items() if k != "SGAN_QUICK"}
-    if isa:
-        env.update(ONEDNN_MAX_CPU_ISA=isa.upper(),
-                   XLA_FLAGS=(env.get("XLA_FLAGS", "") + f" --xla_cpu_max_isa={isa.upper()}").strip())
+    from sgan_helpers import speed
+
+    env = {k: v for k, v in speed.capped_env(isa).items() if k != "SGAN_QUICK"}
     command = [sys.executable, "-m", "papermill", "-k", "python3", "--cwd", str(path.parent),
                str(path), str(out_dir / path.name)]
     log = out_dir / f"{path.stem}.log"

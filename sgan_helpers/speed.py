@@ -137,6 +137,16 @@ def isa_cap(flags: frozenset[str], cap: str | None = None) -> frozenset[str]:
     return frozenset(flags - dropped)
 
 
+def capped_env(isa: str | None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``env`` (default: this process's) that caps oneDNN and XLA at ``isa`` (e.g. ``"avx2"``),
+    for a child process or before TensorFlow loads; ``isa=None`` leaves it as it is."""
+    env = dict(os.environ if env is None else env)
+    if isa:
+        env.update(ONEDNN_MAX_CPU_ISA=isa.upper(),
+                   XLA_FLAGS=(env.get("XLA_FLAGS", "") + f" --xla_cpu_max_isa={isa.upper()}").strip())
+    return env
+
+
 def _gpus() -> tuple[tuple[str, ...], bool]:
     import tensorflow as tf
 
