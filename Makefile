@@ -35,7 +35,7 @@ pretrained: setup
 	$(PY) -m sgan_helpers train --epochs 12 --schedule combined --precision $(PRECISION) --ema 0.999 \
 	  --out runs/pretrained-$(PRECISION)-$$(date +%Y%m%d-%H%M%S)
 
-# Does the GAN help? The stored results under results/ (notebooks 09-11 render them; docs/results.md).
+# Does the GAN help? The stored results under results/ (notebooks 10-13 render them; docs/results.md).
 # Each sweep is resumable: finished cells (one JSON each) are skipped, an interrupted one resumes.
 # Measured on the 2-core AVX-512-BF16 machine of docs/results.md: sweep 59 min, sweep-series 20, sweep-fashion 16.
 SWEEP_STEPS ?= 3000
@@ -64,7 +64,7 @@ sweep-salimans: setup
 	$(PY) -m sgan_helpers sweep --recipe salimans --dataset mnist --labels 100 --draws 3 \
 	  --steps $(SWEEP_STEPS) --baseline-steps $(SWEEP_STEPS) --out results/sweep-mnist-salimans
 
-# What each technique is worth (notebook 13): the salimans recipe with one thing changed, SGAN only,
+# What each technique is worth (notebook 11): the salimans recipe with one thing changed, SGAN only,
 # 100 labels x 3 draws, paired with sweep-salimans's runs (same seeds, images and length).
 # NAME:FIELD=VALUE, one results/ablation-NAME folder each. (init_noise=false is the improved recipe,
 # whose runs `make sweep` stored.)
@@ -129,7 +129,7 @@ sweep-label-draw2: setup
 
 # Every known difference from Salimans et al.'s MNIST code removed: sweep-epoch-batches (their average,
 # batches and constant learning rate) with their sigmoid generator output, their uniform latent points and
-# their Adam epsilon (about 1e-4), all in float32 as their code ran (notebook 13, sections 3 and 6).
+# their Adam epsilon (about 1e-4), all in float32 as their code ran (notebook 11, sections 3 and 6).
 # Draw 2 first (the weakest draw; resumable; one draw alone: add --seeds 2). Draw 2: 58.8 minutes of training,
 # 99.03 %, on a 2-core Intel Xeon with AMX (float32 runs about as fast as bfloat16 for this MLP there).
 sweep-faithful: setup

@@ -1,5 +1,5 @@
 """Walk a trained generator's latent space: directions, interpolation, inversion, and what the
-classifier and the discriminator say about each image (notebook 12's interactive explorer).
+classifier and the discriminator say about each image (notebook 14's interactive explorer).
 
 The widgets are plain ipywidgets; every computation lives in functions that run without a
 browser, so the test suite drives the explorer headless (set a slider, read :attr:`Explorer.state`).

@@ -127,7 +127,7 @@ def test_label_seed_picks_the_labels_and_nothing_else(small_mnist):
 
 
 def test_label_seed_equal_to_the_seed_is_the_seeds_own_run(small_mnist):
-    """--label-seed 2 --seed 2 trains what --seed 2 trains, step for step (notebook 13 takes the stored
+    """--label-seed 2 --seed 2 trains what --seed 2 trains, step for step (notebook 11 takes the stored
     draw 2 as that cell of its labels x seeds grid): the salimans recipe with batches in passes, the
     configuration of results/label-draw2-mnist-salimans."""
     from sgan_helpers.training import RECIPES
