@@ -5,7 +5,7 @@
 * :class:`SupervisedBaseline`: the classifier's update alone, on the same batches (no GAN).
 
 Each update steps **one explicit list of variables** with its own optimizer, so the generator's
-update cannot move the discriminator and no ``trainable`` flag is involved (notebook 02). The
+update cannot move the discriminator and no ``trainable`` flag is involved (notebook 09). The
 generator's loss is passed to :meth:`SGAN.compile`: :func:`fool_the_discriminator` (the tutorial's)
 or :func:`feature_matching` (Salimans et al.'s). A batch is ``((x_labelled, y_labelled), x_unlabelled)``,
 as :func:`sgan_batches` yields it; the latent points are drawn inside the step.

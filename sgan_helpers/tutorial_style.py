@@ -10,7 +10,7 @@ Kept for two lessons and one measurement:
   that list until the function is rebuilt: C and D (here: every weight of both)
   train nothing and the classifier stays at chance, while the composite's
   function captures G's weights, so the generator still trains, against a D
-  that never learns (notebook 02 shows both, live).
+  that never learns (notebook 09 shows both, live).
 * ``keras3_fix=True`` toggles ``trainable`` around each GAN update, so each
   model's first train call (when Keras 3 captures its list) sees the right
   flags. Correct, but fragile: this project's trainer takes gradients against
