@@ -129,7 +129,7 @@ sweep-label-draw2: setup
 
 # Every known difference from Salimans et al.'s MNIST code removed: sweep-epoch-batches (their average,
 # batches and constant learning rate) with their sigmoid generator output, their uniform latent points and
-# their Adam epsilon (about 1e-4), all in float32 as their code ran (notebook 11, sections 3 and 6).
+# their Adam epsilon (about 1e-4), all in float32 as their code ran (notebooks 11 and 15).
 # Draw 2 first (the weakest draw; resumable; one draw alone: add --seeds 2). Draw 2: 58.8 minutes of training,
 # 99.03 %, on a 2-core Intel Xeon with AMX (float32 runs about as fast as bfloat16 for this MLP there).
 sweep-faithful: setup
