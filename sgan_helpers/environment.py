@@ -6,7 +6,7 @@ import os
 import sys
 from importlib import metadata
 
-MIN_KERAS = (3, 9)  # the floor in pyproject.toml: safe_mode imports no module a file names
+MIN_KERAS = (3, 9)  # pyproject's floor: loading imports no module outside Keras a file names
 QUIET_TF_LOGS = "3"
 """``TF_CPP_MIN_LOG_LEVEL`` for our command line and child processes: TensorFlow's C++ logs off."""
 
