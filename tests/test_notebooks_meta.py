@@ -157,11 +157,21 @@ def test_cross_references_point_to_existing_notebooks():
             assert 1 <= int(number) <= len(PATHS), f"{where} refers to notebook {number}"
 
 
-@pytest.mark.parametrize("name", ["07_train_sgan.ipynb", "08_evaluate_classifier.ipynb"])
+@pytest.mark.parametrize("name", ["07_train_sgan.ipynb", "08_evaluate_classifier.ipynb",
+                                  "11_improved_techniques.ipynb"])
 def test_long_notebooks_are_parameterised(name):
     nb = _read(nbtools.NOTEBOOKS / name)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and tagged[0].cell_type == "code"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_at_most_five_parameters(path):
+    for cell in _read(path).cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            names = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+                     for t in node.targets if isinstance(t, ast.Name) and t.id.isupper()}
+            assert len(names) <= 5, f"{path.name}: {len(names)} parameters: {sorted(names)}"
 
 
 INLINE = {  # notebook -> the package function its inline cell re-implements
@@ -217,7 +227,7 @@ def test_prose_never_points_at_output_the_committed_file_lacks(path):
     for cell in _read(path).cells:
         if cell.cell_type == "markdown":
             assert not re.search(r"printed\s+above|shown\s+above", cell.source), \
-                f"{path.name}: say which code prints it ('printed by the code above')"
+                f"{path.name}: say which cell shows it (e.g. 'the cell below prints')"
 
 
 def test_code_shown_in_markdown_is_the_packages():

@@ -88,3 +88,31 @@ def test_notebooks_check_the_keras_floor_that_pyproject_states():
 
     floor = next(re.search(r">=(\d+)\.(\d+)", d).groups() for d in _pyproject_deps() if d.startswith("keras"))
     assert MIN_KERAS == tuple(map(int, floor)), "sgan_helpers.environment.MIN_KERAS is pyproject's floor"
+
+
+def _stored_notebook_runs() -> dict[str, dict]:
+    """Each notebook's latest classroom run stored by benchmarks/notebook_runtimes.py, natively."""
+    latest: dict[str, dict] = {}
+    for path in sorted((ROOT / "benchmarks" / "results").glob("notebooks-*.json")):
+        record = json.loads(path.read_text())
+        if record["machine"]["isa_cap"] is None:
+            latest.update(record["notebooks"])
+    return latest
+
+
+def test_readme_runtimes_and_memory_are_the_stored_ones():
+    """Each notebook row's runtime and peak memory is its latest stored classroom run, as
+    benchmarks/notebook_runtimes.py writes them (`make benchmark-notebooks`)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("runtimes", ROOT / "benchmarks" / "notebook_runtimes.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    stored = _stored_notebook_runs()
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| \d\d \| \[`(\d\d_\w+\.ipynb)`\].*\| ([^|]+) \| (\d+\.\d\d) \|$", readme, re.M)
+    assert {name for name, *_ in rows} == {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    for name, runtime, memory in rows:
+        assert name in stored, f"{name}: no stored run; run `make benchmark-notebooks`"
+        assert runtime.strip() == tool.duration(stored[name]["wall_seconds"]), f"{name}: runtime"
+        assert memory == f"{stored[name]['peak_rss_mb'] / 1000:.2f}", f"{name}: peak memory in GB"
