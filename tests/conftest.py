@@ -90,3 +90,15 @@ def snapshot(variables) -> list[np.ndarray]:
 
 def n_changed(variables, before) -> int:
     return sum(not np.array_equal(v.numpy(), b) for v, b in zip(variables, before, strict=True))
+
+
+def load_script(relative_path: str):
+    """A tool script of this repository (benchmarks/, tools/) imported as a module, by its path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

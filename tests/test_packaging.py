@@ -103,11 +103,9 @@ def _stored_notebook_runs() -> dict[str, dict]:
 def test_readme_runtimes_and_memory_are_the_stored_ones():
     """Each notebook row's runtime and peak memory is its latest stored classroom run, as
     benchmarks/notebook_runtimes.py writes them (`make benchmark-notebooks`)."""
-    import importlib.util
+    from conftest import load_script
 
-    spec = importlib.util.spec_from_file_location("runtimes", ROOT / "benchmarks" / "notebook_runtimes.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script("benchmarks/notebook_runtimes.py")
     stored = _stored_notebook_runs()
     readme = (ROOT / "README.md").read_text()
     rows = re.findall(r"^\| \d\d \| \[`(\d\d_\w+\.ipynb)`\].*\| ([^|]+) \| (\d+\.\d\d) \|$", readme, re.M)

@@ -11,6 +11,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from conftest import load_script
 from sgan_helpers import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,11 +79,7 @@ def test_sweeps_in_progress_are_stored_and_unfinished():
 def test_record_holds_each_block_verbatim():
     """Each folder's block in docs/results.md (what made it, on what machine, and its table) is what
     tools/results_tables.py prints from the stored records."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "tools" / "results_tables.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script("tools/results_tables.py")
     record = (ROOT / "docs" / "results.md").read_text()
     for folder in FOLDERS:
         assert tool.block(RESULTS / folder) in record, \
@@ -117,12 +114,7 @@ def _stored_values() -> set[float]:
 
 
 def _main_job_tool():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("main_job", ROOT / "benchmarks" / "main_job.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script("benchmarks/main_job.py")
 
 
 def test_main_job_is_measured_on_both_cpu_classes_and_in_the_record():
