@@ -36,8 +36,8 @@ VARIANTS = {
 def run(name: str, steps: int, every: int, recipe_schedule: bool) -> None:
     import tensorflow as tf
 
+    from sgan_experiments.training import SGANTrainer, recipe_config
     from sgan_helpers import data, improved
-    from sgan_helpers.training import SGANTrainer, recipe_config
 
     options = dict(VARIANTS[name])
     input_noise = options.pop("input_noise", improved.INPUT_NOISE)

@@ -105,7 +105,8 @@ def markdown_table(records: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> Path | None:
-    from sgan_helpers import files, speed
+    from sgan_experiments import speed
+    from sgan_helpers import files
 
     if "--table" in (argv if argv is not None else sys.argv[1:]):
         print(markdown_table(stored()))

@@ -34,7 +34,7 @@ def duration(seconds: float) -> str:
 
 def run_one(path: Path, out_dir: Path, isa: str | None = None) -> dict[str, float]:
     """Run one notebook with papermill in a child process; its wall time and peak RSS."""
-    from sgan_helpers import speed
+    from sgan_experiments import speed
 
     env = {k: v for k, v in speed.capped_env(isa).items() if k != "SGAN_QUICK"}
     command = [sys.executable, "-m", "papermill", "-k", "python3", "--cwd", str(path.parent),
@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> Path:
     import numpy as np
     import tensorflow as tf
 
-    from sgan_helpers import files, speed
+    from sgan_experiments import speed
+    from sgan_helpers import files
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path,

@@ -70,8 +70,9 @@ def main() -> None:
     import tensorflow as tf
     from xprof.convert import raw_to_tool_data
 
-    from sgan_helpers import data, speed
-    from sgan_helpers.training import SGANTrainer, TrainConfig
+    from sgan_experiments import speed
+    from sgan_experiments.training import SGANTrainer, TrainConfig
+    from sgan_helpers import data
 
     (x, y), (xt, yt) = data.load_dataset("mnist")
     trainer = SGANTrainer(TrainConfig(precision=args.precision, jit_compile=args.jit == "on",

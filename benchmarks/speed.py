@@ -10,7 +10,7 @@ Each variant runs in its own process (its peak memory and page faults are its ow
   Keras 3 tutorial-style loop);
 * the same loop on Keras 3 (compiled models + ``train_on_batch``, made correct);
 * this project's trainer in each (precision, XLA) setting, the **default** (``auto``,
-  resolved by :mod:`sgan_helpers.speed` for this machine), and the default with
+  resolved by :mod:`sgan_experiments.speed` for this machine), and the default with
   another memory allocator (jemalloc, tcmalloc) where one is installed.
 
 Printed: steps/s, ratio to the anchor, share of the arithmetic limit (FLOPs per step
@@ -115,8 +115,8 @@ def _child_variant(spec: dict, steps: int, warmup: int) -> dict:
                                    use_predict=spec.get("use_predict", False))
         step = runner.step
     else:
-        from sgan_helpers import speed
-        from sgan_helpers.training import SGANTrainer, TrainConfig
+        from sgan_experiments import speed
+        from sgan_experiments.training import SGANTrainer, TrainConfig
 
         options = {k: v for k, v in spec.items() if k not in ("kind", "needs", "preload")}
         choice = speed.resolve(options.pop("precision", "auto"), options.pop("jit_compile", "auto"))
@@ -181,7 +181,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.child == "matmul":
-        from sgan_helpers import speed  # detect_hardware honours the ISA cap in the environment
+        from sgan_experiments import speed  # detect_hardware honours the ISA cap in the environment
 
         print(json.dumps(_child_matmul(with_bf16=bool(speed.detect_hardware().flags & speed.BF16_FLAGS))))
         return
@@ -196,7 +196,8 @@ def main() -> None:
         os.environ.update(env)  # so this process resolves "auto" as the children will
     if not os.environ.get("SGAN_DATA_DIR"):
         print("note: SGAN_DATA_DIR is not set; MNIST comes from Keras's cache or download")
-    from sgan_helpers import data, speed
+    from sgan_experiments import speed
+    from sgan_helpers import data
 
     try:  # every variant needs MNIST: say so here, not as a download traceback from a child process
         data.load_dataset("mnist")

@@ -9,7 +9,8 @@ classifier on the 10,000 test images every ``--eval-every`` steps (evaluation ti
 Printed per recipe: steps, steps/s, the final accuracy, and the training time at the first evaluation at
 or above each level ("–": not reached within the budget), plus the ratio of the two recipes' times to 95 %.
 One label draw (``--seed``): a figure of this machine, not an error bar (the stored three-draw results are
-in results/fast-mnist-salimans, ``make sweep-fast``). Results go to benchmarks/results/ with the command.
+in results/fast-mnist-salimans, ``make experiment NAME=fast-mnist-salimans``). Results go to
+benchmarks/results/ with the command.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ LEVELS = (0.95, 0.97, 0.99)
 
 
 def run(recipe: str, minutes: float, seed: int, eval_every: int) -> dict:
-    from sgan_helpers.training import recipe_config, run_training
+    from sgan_experiments.training import recipe_config, run_training
 
     config = recipe_config(recipe, n_labels=100, seed=seed, minutes=minutes, steps_per_epoch=eval_every,
                            eval_train=False, checkpoint_every=10**6, ema_decay=0.999)
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=300)
     args = parser.parse_args()
 
-    from sgan_helpers import speed
+    from sgan_experiments import speed
 
     hardware = speed.detect_hardware()
     print(f"CPU: {hardware.cpu} ({hardware.cpu_class}); {os.cpu_count()} cores")

@@ -1,12 +1,13 @@
 """Helpers behind the SGAN teaching notebooks (Keras 3).
 
-Modules, one concept each. What the notebooks teach: ``data``, ``activation``, ``discriminators``,
-``generator``, ``losses``, ``sgan`` (the SGAN as a ``keras.Model``: its ``train_step``, trained with
-``fit``), ``callbacks`` (weight average, evaluation, sample grids), ``averaging``, ``improved``
-(Salimans et al.'s MLPs), ``evaluation``, ``explorer`` (the latent space), ``plotting``. What the
-command line and the stored experiments use: ``training`` (the resumable trainer), ``sweep`` (SGAN vs
-baseline over label budgets), ``files``, ``checkpoints``, ``stopping`` (a clean stop on a signal),
-``speed``, ``cli``, ``tutorial_style`` (the 2019 training loop, for comparison), ``environment``.
+Modules, one concept each, all of them what the notebooks teach: ``data``, ``activation``,
+``discriminators``, ``generator``, ``losses``, ``sgan`` (the SGAN as a ``keras.Model``: its
+``train_step``, trained with ``fit``), ``callbacks`` (weight average, evaluation, sample grids),
+``averaging``, ``improved`` (Salimans et al.'s MLPs), ``tutorial_style`` (the 2019 training loop and its
+Keras 3 pitfall), ``evaluation``, ``explorer`` (the latent space), ``plotting``, ``results`` (reading
+the stored results), ``hardware`` (the fastest precision and XLA setting for a processor), ``files``
+(atomic writes), ``environment``. The experiments that made the stored results (the resumable trainer,
+sweeps, the command line) are the separate package ``sgan_experiments``, which imports this one.
 
 Importing the package imports :mod:`sgan_helpers.activation` and :mod:`sgan_helpers.improved`
 and nothing heavier: that registers the ``SumExpActivation`` and ``WeightNormDense`` layers with

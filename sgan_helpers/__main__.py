@@ -1,5 +1,6 @@
-"""``python -m sgan_helpers``: see :mod:`sgan_helpers.cli`."""
+"""``python -m sgan_helpers``: the command line's former name, kept so that the commands recorded in the
+stored results still run. The command line is :mod:`sgan_experiments.cli`."""
 
-from .cli import main
+from sgan_experiments.cli import main
 
 raise SystemExit(main())

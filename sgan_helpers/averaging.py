@@ -16,7 +16,17 @@ from typing import Any
 
 import keras
 
-from .checkpoints import model_variables
+
+def model_variables(model) -> dict[str, Any]:
+    """A Keras model's variables keyed ``<layer name>/<variable name>`` (stable across processes)."""
+    out: dict[str, Any] = {}
+    for layer in model.layers:
+        for v in layer.variables:
+            key = f"{layer.name}/{v.name}"
+            if key in out and out[key] is not v:
+                raise ValueError(f"two variables of {model.name!r} share the key {key!r}")
+            out[key] = v
+    return out
 
 
 class WeightAverage:

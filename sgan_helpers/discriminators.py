@@ -10,7 +10,7 @@ They differ only in the heads on top of it:
 * :func:`stacked_discriminators` (05): K class logits -> softmax C and D = Z/(Z+1).
 
 Builders return *uncompiled* models: this project trains with explicit gradient
-steps (see :mod:`sgan_helpers.training`), never by toggling ``trainable``.
+steps (see :mod:`sgan_helpers.sgan`), never by toggling ``trainable``.
 """
 
 from __future__ import annotations

@@ -28,10 +28,10 @@ def where_am_i() -> str:
 
 
 def started_as_command() -> bool:
-    """True in a process started as ``python -m sgan_helpers`` or as the ``sgan`` script."""
+    """True in a process started as ``python -m sgan_experiments`` (or ``sgan_helpers``) or as ``sgan``."""
     argv = list(getattr(sys, "orig_argv", ()))
     if "-m" in argv[:-1]:
-        return argv[argv.index("-m") + 1] == "sgan_helpers"
+        return argv[argv.index("-m") + 1] in ("sgan_experiments", "sgan_helpers")
     return len(argv) > 1 and os.path.basename(argv[1]) == "sgan"
 
 

@@ -13,9 +13,9 @@
   pixels stop learning. ``float32_output=True`` computes that one layer in float32 (the
   mixed-precision guide's advice for an output layer) and the sigmoid generator draws varied digits
   (measured: docs/results.md, "What each technique is worth"); at a constant learning rate it also needs
-  Salimans et al.'s Adam epsilon (``TrainConfig.adam_epsilon=1e-4``; ``make sweep-faithful``). The
-  unbounded softplus never rounds to a constant, as Sleepychord/ImprovedGAN-pytorch also found. Most
-  pixels stay below 1; plots clip.
+  Salimans et al.'s Adam epsilon (1e-4; the experiments' ``faithful`` recipe). The unbounded softplus
+  never rounds to a constant, as Sleepychord/ImprovedGAN-pytorch also found. Most pixels stay below 1;
+  plots clip.
   ``latent="uniform"`` gives it the paper's latent points, uniform in [0, 1]: a first layer
   (:class:`UniformLatent`) maps the series' standard-normal points through the normal CDF,
   which makes them exactly uniform, so every sampler, explorer and grid keeps drawing normals.

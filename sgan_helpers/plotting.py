@@ -148,7 +148,7 @@ def plot_per_class(accuracies: dict[str, np.ndarray], class_names: Sequence[str]
 def plot_label_budget(summary: dict, title: str, ceiling=None):
     """Test accuracy against the number of labels (log axis), mean with min-max bars and every draw as a dot.
 
-    ``summary``: :func:`sgan_helpers.sweep.summarise`'s output; ``ceiling``: a Summary drawn as a band.
+    ``summary``: :func:`sgan_helpers.results.summarise`'s output; ``ceiling``: a Summary drawn as a band.
     """
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     styles = {"sgan": ("SGAN", "C0", "o"), "supervised": ("baseline (no GAN)", "C1", "s")}

@@ -14,7 +14,7 @@ Kept for two lessons and one measurement:
 * ``keras3_fix=True`` toggles ``trainable`` around each GAN update, so each
   model's first train call (when Keras 3 captures its list) sees the right
   flags. Correct, but fragile: this project's trainer takes gradients against
-  explicit variable lists instead (:mod:`sgan_helpers.training`).
+  explicit variable lists instead (:mod:`sgan_helpers.sgan`).
 * ``benchmarks/speed.py`` times this loop against the fused trainer.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sgan_helpers import checkpoints
+from sgan_experiments import checkpoints
 from sgan_helpers.discriminators import logits_model, make_optimizer, stacked_discriminators
 
 

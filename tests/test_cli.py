@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import write_corrupt_compressed_npz
-from sgan_helpers import checkpoints, data, evaluation, files
-from sgan_helpers.cli import main
-from sgan_helpers.training import SGANTrainer
+from sgan_experiments import checkpoints
+from sgan_experiments.cli import main
+from sgan_experiments.training import SGANTrainer
+from sgan_helpers import data, evaluation, files
 
 
 def _run(argv, capsys):
@@ -203,7 +204,7 @@ def test_train_then_evaluate_round_trip(tmp_path, capsys, small_data):
     code, stdout, _ = _run(["train", *TINY, "--precision", "mixed_bfloat16", "--out", str(out)], capsys)
     assert code == 0
     info = json.loads((out / "config.json").read_text())
-    assert info["sessions"][0]["command"].startswith("python -m sgan_helpers train --steps 4")
+    assert info["sessions"][0]["command"].startswith("python -m sgan_experiments train --steps 4")
     test_acc = json.loads((out / "history.json").read_text())["epochs"][-1]["test_acc"]
     assert f"Test accuracy {100 * test_acc:.2f}% with 100 labels after 4 steps" in stdout
 
@@ -225,22 +226,25 @@ def test_train_then_evaluate_round_trip(tmp_path, capsys, small_data):
 
 def test_real_process_exit_codes(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    ok = subprocess.run([sys.executable, "-m", "sgan_helpers", "--help"], capture_output=True,
+    ok = subprocess.run([sys.executable, "-m", "sgan_experiments", "--help"], capture_output=True,
                         text=True, env=env)
     assert ok.returncode == 0 and "train" in ok.stdout and "evaluate" in ok.stdout
+    # the former name, which the stored results' commands use, still runs the same command line
     bad = subprocess.run([sys.executable, "-m", "sgan_helpers", "evaluate", str(tmp_path / "x.keras")],
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "error:" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_calibrate_times_each_setting_and_auto_then_uses_the_winner(tmp_path, capsys, monkeypatch):
-    from sgan_helpers import speed
+    from sgan_experiments import speed
 
     monkeypatch.setenv(speed.CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(speed, "detect_hardware",
                         lambda: speed.Hardware("test CPU", frozenset({"avx2", "avx512f"})))
     rates = {("float32", False): 2.0, ("float32", True): 2.5}  # a stand-in for the timed steps
-    monkeypatch.setattr(speed, "time_training_steps", lambda p, j, steps: rates[(p, j)])
+    from sgan_experiments import training
+
+    monkeypatch.setattr(training, "time_training_steps", lambda p, j, steps: rates[(p, j)])
     code, out, _ = _run(["calibrate", "--steps", "3"], capsys)
     assert code == 0 and "float32 +XLA" in out and "2.50 steps/s" in out
     assert "auto now chooses: precision=float32, XLA on (calibration" in out
@@ -308,7 +312,7 @@ def test_sweep_command_runs_and_skips(tmp_path, capsys, small_data):
     record = json.loads((tmp_path / "res" / "sgan-mnist-20labels-seed1.json").read_text())
     assert record["config"]["noise_scale"] == 0 and "--noise-scale 0" in record["command"]
     assert [p["step"] for p in record["curve"]] == [1, 2] and record["spec"]["evaluations"] == 2
-    assert record["sweep_command"].startswith("python -m sgan_helpers sweep --labels 20")
+    assert record["sweep_command"].startswith("python -m sgan_experiments sweep --labels 20")
     assert (tmp_path / "res" / "sgan-mnist-20labels-seed1.png").is_file()
     assert (tmp_path / "res" / "sgan-mnist-20labels-seed1.npz").is_file()  # the generator's images
     code, stdout, _ = _run(argv, capsys)

@@ -71,7 +71,7 @@ def test_sgan_step_diagram_shows_which_weights_each_loss_moves():
 
 
 def test_comparison_figures():
-    from sgan_helpers.sweep import Summary
+    from sgan_experiments.sweep import Summary
 
     names = [str(i) for i in range(10)]
     fig = plotting.plot_per_class({"a": np.linspace(0.5, 1, 10), "b": np.full(10, 0.7)}, names, "t")

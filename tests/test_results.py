@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import load_script
-from sgan_helpers import sweep
+from sgan_experiments import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -27,8 +27,8 @@ EXPLORATIONS = ("sigmoid-exploration-20261127", "faithful-draw1-alone-20261127",
                 "faithful-softplus-draw2-20261128")
 """benchmarks/results folders of short runs (each run's config.json and history.json) that notebooks read."""
 IN_PROGRESS: dict[str, str] = {  # sweeps whose other draws are still to train (`make` resumes them)
-    "ema9999-mnist-salimans": "make sweep-ema: draws 1 and 2",
-    "label-draw2-mnist-salimans": "make sweep-label-draw2: seed 2, a rerun of epoch-batches' draw 2",
+    "ema9999-mnist-salimans": "draws 1 and 2 (make experiment NAME=ema9999-mnist-salimans resumes)",
+    "label-draw2-mnist-salimans": "seed 2, a rerun of epoch-batches' draw 2",
 }
 
 
@@ -127,8 +127,9 @@ def test_main_job_is_measured_on_both_cpu_classes_and_in_the_record():
 
     make_run = subprocess.run(["make", "-s", "-n", "-C", str(ROOT), "run"], capture_output=True, text=True,
                               check=True).stdout.strip().splitlines()[-1].replace(str(ROOT) + "/", "")
-    for job in jobs:
-        assert len(job["runs"]) == 3 and job["make_run"] == make_run.strip()
+    for job in jobs:  # `python -m sgan_helpers`: the command line's former name, the same command
+        assert len(job["runs"]) == 3
+        assert job["make_run"].replace("-m sgan_helpers ", "-m sgan_experiments ") == make_run.strip()
     assert tool.markdown_table(jobs) in (ROOT / "docs" / "results.md").read_text(), \
         "docs/results.md's main-job table differs from `python benchmarks/main_job.py --table`"
 
@@ -262,7 +263,7 @@ def _late_mean(r, start: int = 30_000) -> float:
 
 def _changed_fields(a, b) -> list[str]:
     """The fields that define a run where two records' configs differ (defaults filled in)."""
-    from sgan_helpers import training
+    from sgan_experiments import training
 
     ours, theirs = (training.TrainConfig.from_dict(x["config"]).run_dict() for x in (a, b))
     return sorted(k for k in ours if ours[k] != theirs[k])
@@ -545,7 +546,7 @@ def test_their_average_and_batches_on_three_draws():
 
 
 def _labels_grid():
-    from sgan_helpers import training
+    from sgan_experiments import training
 
     theirs = _runs("epoch-batches-mnist-salimans")
     label_runs = sweep.load_results(RESULTS / "label-draw2-mnist-salimans")

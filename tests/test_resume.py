@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from conftest import assert_same_state, tiny_config, trainer_state
-from sgan_helpers import checkpoints, files
-from sgan_helpers.training import (
+from sgan_experiments import checkpoints
+from sgan_experiments.training import (
     RECIPES,
     RunFolderError,
     SGANTrainer,
@@ -21,6 +21,7 @@ from sgan_helpers.training import (
     run_training,
     run_wall_seconds,
 )
+from sgan_helpers import files
 
 
 def _strip(history: dict) -> dict:
@@ -76,8 +77,8 @@ def test_the_salimans_recipe_resumes_bit_exact(tmp_path, small_mnist, precision,
     noise on, feature matching, the weight average, a learning rate that decays over the second half):
     checkpoint at step 2, killed later; the resumed trainer repeats steps 3-6 (into the decay) exactly,
     with either way of drawing the real images."""
-    config = tiny_config(**{**RECIPES["salimans"], "batch_size": 20, "steps": 6, "precision": precision,
-                            "sampling": sampling})
+    config = tiny_config(**{**RECIPES["salimans"].fields, "batch_size": 20, "steps": 6,
+                            "precision": precision, "sampling": sampling})
     assert config.lr_schedule == "linear" and config.ema_decay and config.init_noise
     path = tmp_path / "checkpoint.npz"
     straight = SGANTrainer(config, data=small_mnist)
@@ -156,8 +157,9 @@ def test_interrupted_before_anything_was_written(tmp_path):
 CHILD = """
 import json, os, signal, sys
 import numpy as np
-from sgan_helpers import checkpoints, data
-from sgan_helpers.training import TrainConfig, run_training
+from sgan_helpers import data
+from sgan_experiments import checkpoints
+from sgan_experiments.training import TrainConfig, run_training
 
 out, config = sys.argv[1], TrainConfig(**json.loads(sys.argv[2]))
 (x, y), (xt, yt) = data.load_dataset("mnist")

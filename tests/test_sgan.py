@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import assert_same_state, tiny_config, trainer_state
+from sgan_experiments.training import SGANTrainer
 from sgan_helpers import data, discriminators, files, generator, sgan
 from sgan_helpers.callbacks import AverageWeights, Evaluate, SampleGrids, history_record
 from sgan_helpers.improved import FEATURES
-from sgan_helpers.training import SGANTrainer
 
 VARIANTS = {  # the trainer's config -> the model class that must compute the same step
     "tutorial": ({}, sgan.SGAN),
@@ -25,11 +25,11 @@ VARIANTS = {  # the trainer's config -> the model class that must compute the sa
 def test_train_step_computes_the_trainers_step_exactly(small_mnist, name):
     """Same weights, optimizer states, dropout seeds, batch and latent points: the same numbers,
     bit for bit."""
-    from sgan_helpers.training import RECIPES
+    from sgan_experiments.training import RECIPES
 
     fields, cls = VARIANTS[name]
     fields = dict(fields)
-    recipe = RECIPES[fields.pop("recipe_fields")] if "recipe_fields" in fields else {}
+    recipe = RECIPES[fields.pop("recipe_fields")].fields if "recipe_fields" in fields else {}
     trainer = SGANTrainer(tiny_config(**{**recipe, **fields}), data=small_mnist)
     config = trainer.config
     step = {"tutorial": trainer._tutorial_step, "combined": trainer._combined_step}[config.schedule]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sgan_helpers import speed
-from sgan_helpers.speed import Hardware
+from sgan_experiments import speed
+from sgan_experiments.speed import Hardware
 
 AVX2 = Hardware("AMD EPYC (AVX2)", frozenset({"avx2"}))
 AVX512 = Hardware("Intel Xeon (AVX-512)", frozenset({"avx2", "avx512f"}))
@@ -114,7 +114,7 @@ def test_cache_location_follows_the_environment(tmp_path, monkeypatch):
 
 def test_auto_keeps_xla_off_for_the_mlp_on_cpus(monkeypatch):
     """XLA pays for the CNN on AVX2-only CPUs but slows the MLP recipe about 7x on both classes."""
-    from sgan_helpers.training import recipe_config
+    from sgan_experiments.training import recipe_config
 
     choice = speed.rule(AVX2)
     assert choice.jit_compile is True
@@ -132,7 +132,7 @@ def test_auto_keeps_xla_off_for_the_mlp_on_cpus(monkeypatch):
 
 def test_a_resumed_run_keeps_its_precision_and_says_why(monkeypatch):
     """On resume the saved precision is not "set explicitly" by the user: the reason says it was kept."""
-    from sgan_helpers.training import recipe_config
+    from sgan_experiments.training import recipe_config
 
     monkeypatch.setattr(speed, "detect_hardware", lambda: AVX2)  # auto would choose float32 here
     monkeypatch.setattr(speed, "cached_choice", lambda hw, cache=None: None)

@@ -43,7 +43,7 @@ PLAIN_LOAD = textwrap.dedent("""
 def test_weight_norm_folds_into_plain_dense_layers():
     import keras
 
-    from sgan_helpers.export import standalone
+    from sgan_experiments.export import standalone
     from sgan_helpers.improved import WeightNormDense, data_dependent_init, mlp_discriminators, mlp_generator
 
     rng = np.random.default_rng(0)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sgan_helpers import sweep
-from sgan_helpers.sweep import Cell, SweepSpec, load_results, run_sweep, summarise
+from sgan_experiments import sweep
+from sgan_experiments.sweep import Cell, SweepSpec, load_results, run_sweep, summarise
 
 
 def _spec(**overrides) -> SweepSpec:
@@ -71,7 +71,7 @@ def test_sweep_runs_records_and_skips_done_cells(tmp_path, tiny_sweep, capsys):
     assert a["labelled_sha256"] == b["labelled_sha256"]
     assert by_name["sgan-mnist-20labels-seed2"]["labelled_indices"] != a["labelled_indices"]
     for r in records:
-        assert r["sweep_command"] == "make sweep" and r["command"].startswith("python -m sgan_helpers ")
+        assert r["sweep_command"] == "make sweep" and r["command"].startswith("python -m sgan_experiments ")
         assert r["machine"]["cpu_count"] and r["wall_seconds"] > 0
         assert r["test_acc"] == r["curve"][-1][r["test_acc_key"]]
     # a second call trains nothing
@@ -112,7 +112,7 @@ def test_a_sweep_over_one_label_draw(tmp_path, tiny_sweep):
 
 def test_an_interrupted_cell_resumes(tmp_path, tiny_sweep, monkeypatch):
     spec = _spec(budgets=(20,), draws=1, methods=("sgan",))
-    from sgan_helpers import training
+    from sgan_experiments import training
 
     calls = []
     real = training.run_training
@@ -161,7 +161,7 @@ def test_cell_command_renders_overrides_as_train_options():
     assert ("--init-noise --noise-scale 0 --ema 0.99 --sampling epochs --latent uniform --float32-output "
             "--adam-epsilon 0.0001 " in command)
     assert "--no-init-noise" in Cell("sgan", 20, 1, 4).command(_spec(overrides={"init_noise": False}), "x")
-    from sgan_helpers.cli import build_parser  # the command parses
+    from sgan_experiments.cli import build_parser  # the command parses
     args = build_parser().parse_args(command.split()[3:])
     assert args.sampling == "epochs" and args.ema == 0.99 and args.latent == "uniform"
     assert args.float32_output is True and args.adam_epsilon == 1e-4

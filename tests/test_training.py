@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import assert_same_state, n_changed, snapshot, tiny_config, trainer_state
-from sgan_helpers import checkpoints, evaluation, files, speed
-from sgan_helpers.training import RunFolderError, SGANTrainer, TrainConfig, run_training
+from sgan_experiments import checkpoints, speed
+from sgan_experiments.training import RunFolderError, SGANTrainer, TrainConfig, run_training
+from sgan_helpers import evaluation, files
 
 
 def _silence(trainer: SGANTrainer, *optimizers: str) -> None:
@@ -130,10 +131,10 @@ def test_label_seed_equal_to_the_seed_is_the_seeds_own_run(small_mnist):
     """--label-seed 2 --seed 2 trains what --seed 2 trains, step for step (notebook 11 takes the stored
     draw 2 as that cell of its labels x seeds grid): the salimans recipe with batches in passes, the
     configuration of results/label-draw2-mnist-salimans."""
-    from sgan_helpers.training import RECIPES
+    from sgan_experiments.training import RECIPES
 
-    options = {**RECIPES["salimans"], "lr_schedule": "constant", "ema_decay": 0.9999, "sampling": "epochs",
-               "seed": 2, "steps": 4}
+    options = {**RECIPES["salimans"].fields, "lr_schedule": "constant", "ema_decay": 0.9999,
+               "sampling": "epochs", "seed": 2, "steps": 4}
     plain, labelled = (SGANTrainer(tiny_config(**options, label_seed=lab), data=small_mnist)
                        for lab in (None, 2))
     assert np.array_equal(plain.sup_index, labelled.sup_index)
@@ -329,7 +330,7 @@ def test_config_validation(options, match):
 
 
 def test_op_determinism_is_turned_on_where_a_gpu_is_visible(monkeypatch):
-    from sgan_helpers import training
+    from sgan_experiments import training
 
     calls, gpus = [], []
     monkeypatch.setattr(training.tf.config.experimental, "enable_op_determinism", lambda: calls.append(1))
@@ -378,7 +379,7 @@ def test_a_run_sized_in_minutes_picks_and_records_its_steps(tmp_path, small_mnis
     trainer = run_training(config, out, data=small_mnist, progress=False)
     info = json.loads((out / "config.json").read_text())
     chosen = info["steps_from_minutes"]
-    # 0.06 s of training holds fewer steps than the 25 it takes to measure, so it stops right there
+    # a quarter of 0.06 s holds fewer steps than the 25 it takes to measure, so it stops right there
     assert chosen["measured_steps"] == [5, 25] and chosen["steps_per_s"] > 0
     assert trainer.step == chosen["steps"] == info["config"]["steps"] == info["total_steps"] == 25
     assert trainer.history["epochs"][-1]["step"] == 25
@@ -504,7 +505,7 @@ def test_checkpoint_that_does_not_fit_is_refused(tmp_path, small_mnist):
 
 
 def test_sizes_are_checked_before_anything_is_built(small_mnist, monkeypatch):
-    from sgan_helpers import training
+    from sgan_experiments import training
 
     monkeypatch.setattr(training, "stacked_discriminators", lambda **_: pytest.fail("built models"))
     with pytest.raises(ValueError, match="batch_size \\(4000\\) cannot exceed the 3,000 training images"):

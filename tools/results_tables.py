@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sgan_helpers import sweep  # noqa: E402
+from sgan_experiments import sweep  # noqa: E402
 
 SEEDS = re.compile(r" --seeds( \d+)+")
 """The part of a sweep command that trains only some draws."""

@@ -14,7 +14,6 @@ before the sweep, and reports its final weights' test accuracy (never the best o
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sgan_helpers.results import (  # noqa: F401  (read back what this module writes)
+    Summary,
+    load_results,
+    load_sample_array,
+    markdown_table,
+    pct,
+    summarise,
+    table_rows,
+    total_hours,
+)
 
 DEFAULT_BUDGETS = (20, 50, 100, 200, 1000)
 DEFAULT_DRAWS = 3
@@ -54,7 +64,7 @@ class SweepSpec:
     baseline_steps: int | None = 3000
     ceiling_steps: int | None = None
     methods: tuple[str, ...] = ("sgan", "supervised")
-    precision: str = "auto"
+    precision: str | None = None  # None: the recipe's (faithful: float32), else auto
     overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"noise_scale": 0}: an ablation
     evaluations: int = EVALUATIONS  # test evaluations per cell: its learning curve's points
 
@@ -72,7 +82,7 @@ class SweepSpec:
 
     def cells(self) -> list[Cell]:
         """Every cell, draw by draw (so a partial sweep already has whole draws)."""
-        from .data import dataset_info
+        from sgan_helpers.data import dataset_info
 
         out = []
         for seed in range(1, self.draws + 1):
@@ -106,22 +116,24 @@ class Cell:
         return max(1, -(-self.steps // spec.evaluations))
 
     def config(self, spec: SweepSpec):
-        """The run's :class:`~sgan_helpers.training.TrainConfig`."""
+        """The run's :class:`~sgan_experiments.training.TrainConfig`."""
         from .training import recipe_config
 
+        precision = {} if spec.precision is None else {"precision": spec.precision}
         return recipe_config(spec.recipe, **spec.overrides, dataset=spec.dataset, n_labels=self.n_labels,
                              seed=self.seed, method=self.method, steps=self.steps,
                              steps_per_epoch=self.eval_every(spec),
-                             eval_train=False, precision=spec.precision, checkpoint_every=1000)
+                             eval_train=False, checkpoint_every=1000, **precision)
 
     def command(self, spec: SweepSpec, out: Path | str) -> str:
         """The single CLI command that trains this cell on its own."""
         verb = "train" if self.method == "sgan" else "baseline"
         options = "".join(_option(k, v) + " " for k, v in spec.overrides.items())
-        return (f"python -m sgan_helpers {verb} --recipe {spec.recipe} {options}--dataset {spec.dataset} "
+        precision = "" if spec.precision is None else f"--precision {spec.precision} "
+        return (f"python -m sgan_experiments {verb} --recipe {spec.recipe} {options}--dataset {spec.dataset} "
                 f"--labels {self.n_labels} --seed {self.seed} --steps {self.steps} "
                 f"--steps-per-epoch {self.eval_every(spec)} --no-train-eval "
-                f"--checkpoint-every 1000 --precision {spec.precision} --out {out}")
+                f"--checkpoint-every 1000 {precision}--out {out}")
 
 
 def _option(field: str, value: Any) -> str:
@@ -145,7 +157,8 @@ def cell_record(run_dir: Path | str, spec: SweepSpec, cell: Cell, sweep_command:
     epochs = history["epochs"]
     if not epochs or epochs[-1]["step"] != cell.steps:
         raise ValueError(f"{run_dir} has not finished ({cell.steps} steps).")
-    from .data import dataset_info
+    from sgan_helpers.data import dataset_info
+
     from .training import run_wall_seconds
 
     every_label = cell.n_labels == dataset_info(spec.dataset).n_train
@@ -172,7 +185,8 @@ def run_sweep(spec: SweepSpec, out: Path | str, runs: Path | str, command: str |
     ``seeds``: only the cells of these label draws (one draw of a long sweep per session or
     machine). Their records are the ones the whole sweep would write, so the parts make one sweep.
     """
-    from . import files
+    from sgan_helpers import files
+
     from .training import folder_state, run_training
 
     out, runs = Path(out), Path(runs)
@@ -214,7 +228,7 @@ def run_sweep(spec: SweepSpec, out: Path | str, runs: Path | str, command: str |
 
 def store_samples(run_dir: Path, target: Path) -> Path | None:
     """Copy an SGAN run's last sample grid (its generator's images at the end) beside its record."""
-    from . import files
+    from sgan_helpers import files
 
     grids = sorted((run_dir / "samples").glob("epoch_*.png")) if run_dir.is_dir() else []
     if not grids or target.is_file():
@@ -232,9 +246,9 @@ def store_sample_array(run_dir: Path, target: Path, n: int = SAMPLE_COUNT) -> Pa
     """Store ``n`` images of an SGAN run's final generator beside its record, as uint8 pixels
     (``images``: (n, 28, 28), 0-255; the generator's [-1, 1] output, clipped) at latent points
     drawn with seed :data:`SAMPLE_SEED`: enough to judge the generator without its model file."""
-    from . import files
-    from .data import latent_points
-    from .evaluation import load_model
+    from sgan_helpers import files
+    from sgan_helpers.data import latent_points
+    from sgan_helpers.evaluation import load_model
 
     model_path = run_dir / "generator.keras"
     if not model_path.is_file() or target.is_file():
@@ -245,13 +259,6 @@ def store_sample_array(run_dir: Path, target: Path, n: int = SAMPLE_COUNT) -> Pa
     pixels = np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
     files.write_with(target, lambda tmp: np.savez_compressed(tmp, images=pixels), suffix=".npz")
     return target
-
-
-def load_sample_array(path: Path | str) -> np.ndarray:
-    """The images :func:`store_sample_array` stored, back in the models' range: (n, 28, 28, 1) in [-1, 1]."""
-    with np.load(path) as stored:
-        pixels = stored["images"]
-    return (pixels.astype(np.float32) / 127.5 - 1.0)[..., None]
 
 
 def rerun(record: dict[str, Any], out: Path | str, steps: int | None = None) -> dict[str, Any]:
@@ -274,95 +281,3 @@ def rerun(record: dict[str, Any], out: Path | str, steps: int | None = None) -> 
                    else len(trainer.sup_index) == cell.n_labels)
     return {"test_acc": trainer.history["epochs"][-1][record["test_acc_key"]], "steps": trainer.step,
             "same_images": same_images}
-
-
-# ------------------------------------------------------------------ reading results
-def load_results(folder: Path | str) -> list[dict[str, Any]]:
-    """Every cell record in ``folder`` (sorted by name); a clear error if there is none."""
-    folder = Path(folder)
-    paths = sorted(folder.glob("*.json"))
-    if not paths:
-        raise FileNotFoundError(f"no sweep results in {folder}: run the sweep first "
-                                f"(docs/cli.md, `make sweep`).")
-    out = []
-    for p in paths:
-        try:
-            record = json.loads(p.read_text(encoding="utf-8"))
-            record["test_acc"], record["cell"]["n_labels"]  # noqa: B018 (check the keys exist)
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{p}: not a sweep result ({type(err).__name__}: {err}).") from err
-        out.append(record)
-    return out
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Test accuracy over the draws of one (method, budget)."""
-
-    method: str
-    n_labels: int
-    values: tuple[float, ...]
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.values)
-
-    @property
-    def std(self) -> float:
-        """Sample standard deviation (0 for a single draw)."""
-        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
-
-    @property
-    def n(self) -> int:
-        return len(self.values)
-
-
-def summarise(records: Iterable[dict[str, Any]]) -> dict[tuple[str, int], Summary]:
-    """``{(method, n_labels): Summary}`` over the draws (seeds)."""
-    groups: dict[tuple[str, int], list[tuple[int, float]]] = {}
-    for r in records:
-        c = r["cell"]
-        groups.setdefault((c["method"], c["n_labels"]), []).append((c["seed"], r["test_acc"]))
-    return {k: Summary(k[0], k[1], tuple(v for _, v in sorted(vals))) for k, vals in sorted(groups.items())}
-
-
-def pct(x: float) -> str:
-    """An accuracy as the notebooks and docs/results.md print it: ``95.12``."""
-    return f"{100 * x:.2f}"
-
-
-def _mean_std(s: Summary) -> str:
-    """``mean ± std`` in %; the mean alone for one draw (its spread is unknown, not zero)."""
-    return f"{pct(s.mean)} ± {pct(s.std)}" if s.n > 1 else pct(s.mean)
-
-
-def table_rows(summary: dict[tuple[str, int], Summary]) -> list[dict[str, Any]]:
-    """One row per budget: SGAN and baseline mean +/- std (in %) and the gain in points."""
-    budgets = sorted({n for _, n in summary})
-    rows = []
-    for n in budgets:
-        sgan, base = summary.get(("sgan", n)), summary.get(("supervised", n))
-        rows.append({
-            "labels": n,
-            "sgan": None if sgan is None else _mean_std(sgan),
-            "baseline": None if base is None else _mean_std(base),
-            "gain": None if sgan is None or base is None else f"{100 * (sgan.mean - base.mean):+.2f}",
-            "draws": max(s.n for s in (sgan, base) if s is not None),
-        })
-    return rows
-
-
-def markdown_table(summary: dict[tuple[str, int], Summary]) -> str:
-    """The table the notebooks show and docs/results.md holds (test accuracy, %, mean ± std over draws)."""
-    lines = ["| labels | SGAN | baseline (no GAN) | SGAN − baseline (points) | draws |",
-             "|---:|---:|---:|---:|---:|"]
-    for r in table_rows(summary):
-        lines.append(f"| {r['labels']:,} | {r['sgan'] or '–'} | {r['baseline'] or '–'} | "
-                     f"{r['gain'] or '–'} | {r['draws']} |")
-    return "\n".join(lines)
-
-
-def total_hours(records: Iterable[dict[str, Any]]) -> float:
-    """Wall time of every stored run together, in hours; a run whose wall time was not recorded
-    (``wall_seconds`` None: see :func:`sgan_helpers.training.run_wall_seconds`) counts its training time."""
-    return sum(r.get("wall_seconds") or r.get("train_seconds") or 0.0 for r in records) / 3600

@@ -20,7 +20,7 @@ training at all; it gives a second, smoother classifier that ``classifier.keras`
 holds. GAN training makes the raw weights wander from epoch to epoch; their average
 wanders much less, and choosing it needs no labels.
 
-Checkpoints (:mod:`sgan_helpers.checkpoints`) hold every variable by name, the optimizers,
+Checkpoints (:mod:`sgan_experiments.checkpoints`) hold every variable by name, the optimizers,
 the batch RNG, the step and the history: ``--resume`` ends bit for bit where an
 uninterrupted run ends (on CPU; on a GPU with TensorFlow's op determinism, which the
 trainer turns on when it sees one).
@@ -39,10 +39,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import checkpoints, files, speed, stopping
-from . import data as data_mod
-from .averaging import WeightAverage
-from .discriminators import (
+from sgan_helpers import data as data_mod
+from sgan_helpers import files
+from sgan_helpers.averaging import WeightAverage
+from sgan_helpers.discriminators import (
     ADAM_EPSILON,
     BETA_1,
     LEARNING_RATE,
@@ -50,15 +50,25 @@ from .discriminators import (
     make_optimizer,
     stacked_discriminators,
 )
-from .evaluation import predict_proba
+from sgan_helpers.evaluation import predict_proba
+from sgan_helpers.generator import LATENT_DIM, build_generator
+from sgan_helpers.improved import (
+    FEATURES,
+    LATENTS,
+    OUTPUTS,
+    data_dependent_init,
+    mlp_discriminators,
+    mlp_generator,
+)
+from sgan_helpers.losses import accuracy, class_loss, fake_loss, feature_matching_loss, real_loss
+
+from . import checkpoints, speed, stopping
 from .export import standalone
-from .generator import LATENT_DIM, build_generator
-from .improved import FEATURES, LATENTS, OUTPUTS, data_dependent_init, mlp_discriminators, mlp_generator
-from .losses import accuracy, class_loss, fake_loss, feature_matching_loss, real_loss
+from .recipes import RECIPES
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - depends on the user's setup
     raise ImportError(
-        "sgan_helpers.training needs Keras's TensorFlow backend; "
+        "sgan_experiments.training needs Keras's TensorFlow backend; "
         f"KERAS_BACKEND is {keras.backend.backend()!r}. Unset it or set KERAS_BACKEND=tensorflow."
     )
 import tensorflow as tf  # noqa: E402  (after the backend check, on purpose)
@@ -76,32 +86,6 @@ al.'s code: with 100 labels, every batch holds all 100 labelled images)."""
 LR_SCHEDULES = ("constant", "linear")
 """``linear``: the learning rate holds for the first half of the run, then falls linearly to 0."""
 AUTO = speed.AUTO
-RECIPES: dict[str, dict[str, Any]] = {
-    "tutorial": {},
-    "series": {"schedule": "combined", "ema_decay": 0.999},
-    "improved": {"architecture": "mlp", "schedule": "combined", "generator_loss": "feature_matching",
-                 "batch_size": 200, "learning_rate": 3e-3, "unlabelled_weight": 0.5,
-                 "ema_decay": 0.999, "lr_schedule": "linear"},
-}
-"""Named bundles of :class:`TrainConfig` fields. ``tutorial``: the 2019 tutorial (the defaults).
-``series``: the tutorial's models with Salimans et al.'s combined D update and a weight average:
-what ``make run`` and the shipped ``pretrained/mnist_100labels`` use.
-``improved``: Salimans et al.'s (2016) MNIST recipe: MLPs with weight normalisation and Gaussian
-noise, feature matching, one combined D update per step on 100 labelled + 100 unlabelled + 100
-generated images (batch_size 200 = two halves of 100), Adam at 3e-3, unlabelled loss weighted 1/2,
-plus a weight average (decay 0.999; their code tests one with 0.9999) and a learning rate that
-decays over the second half of the run.
-``salimans``: ``improved`` with the one difference from Salimans et al.'s code found since: the
-weight-normalisation initialisation sees the training noise (``init_noise``); stored results made
-with ``improved`` stay reproducible under that name. Differences from their MNIST code that remain,
-each an option: the real images are drawn with replacement (theirs: ``sampling="epochs"``), the
-average's decay is 0.999 (theirs 0.9999, starting from zeros), the learning rate decays (theirs:
-``lr_schedule="constant"`` for 300 epochs), the generator's output is softplus (theirs sigmoid:
-``generator_output="sigmoid"`` with ``float32_output=True``; in bfloat16 it collapses), its latent
-points are standard normal (theirs uniform in [0, 1]: ``latent="uniform"``), and Adam's epsilon is Keras's
-1e-7 (theirs about 1e-4: ``adam_epsilon``; with the sigmoid at a constant rate it matters). ``make
-sweep-faithful`` removes all of them."""
-RECIPES["salimans"] = {**RECIPES["improved"], "init_noise": True}
 MLP_ONLY = {"generator_output": "", "latent": " (the tutorial's generator takes standard-normal points)",
             "float32_output": "", "init_noise": " (its weight-normalised layers)",
             "noise_scale": " (the tutorial's CNN has dropout, no noise layers)"}
@@ -109,10 +93,12 @@ MLP_ONLY = {"generator_output": "", "latent": " (the tutorial's generator takes 
 EVALUATIONS = 5
 """A ``minutes`` run without ``steps_per_epoch`` evaluates about this often, on any machine."""
 PROBE_STEPS = (5, 20)
-PROBE_SECONDS = 10.0
+PROBE_SECONDS = 30.0
 """A ``minutes`` run skips 5 steps (tracing, compiling), times the next 20 or more, until at least
-10 seconds have passed (or the run's whole time, if shorter), then fixes its step count. A fast model
-(the MLP: 20 steps in about 1.3 s) would otherwise size an hour's run on a second's jitter."""
+30 seconds have passed (or a quarter of the run's time, if shorter: the learning rate holds for its
+first half), then fixes its step count; it evaluates only after that. A fast model (the MLP: 20 steps
+in about 1.3 s) would otherwise size a run on a second's jitter; on a shared 2-core AVX2 VM the MLP's
+rate swung between 5 and 11 steps/s within a minute, and a 10-second probe sized 6-minute runs to 4."""
 CHECKPOINT = "checkpoint.npz"
 CONFIG = "config.json"
 OPERATIONAL_FIELDS = ("jit_compile", "checkpoint_every", "eval_train", "log_every")
@@ -121,10 +107,10 @@ OPERATIONAL_FIELDS = ("jit_compile", "checkpoint_every", "eval_train", "log_ever
 
 
 def recipe_config(recipe: str = "tutorial", **overrides: Any) -> TrainConfig:
-    """A :class:`TrainConfig` from a named recipe (:data:`RECIPES`), with fields overridden."""
+    """A :class:`TrainConfig` from a named recipe (:mod:`sgan_experiments.recipes`), fields overridden."""
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {tuple(RECIPES)}, got {recipe!r}.")
-    return TrainConfig(**{**RECIPES[recipe], **overrides})
+    return TrainConfig(**{**RECIPES[recipe].fields, **overrides})
 
 
 class RunFolderError(RuntimeError):
@@ -160,7 +146,7 @@ class TrainConfig:
     float32_output: bool = False  # mlp only: the generator's output layer in float32 under bfloat16
     init_noise: bool = False  # mlp only: the data-dependent init sees the training noise (their code)
     sampling: str = "random"  # "epochs": real images in passes, each in a new order (their code)
-    # "auto": the fastest for this machine (sgan_helpers.speed); or True/False, "float32"/"mixed_bfloat16"
+    # "auto": the fastest for this machine (sgan_experiments.speed); or True/False, "float32"/"mixed_bfloat16"
     jit_compile: bool | str = AUTO
     precision: str = AUTO
     minutes: float | None = None  # size the run by time: steps chosen from the measured step rate
@@ -579,7 +565,7 @@ class SGANTrainer:
 
     def saved_classifier(self) -> keras.Model:
         """The float32 classifier that ``classifier.keras`` holds (there with its weight
-        normalisation folded in: :func:`~sgan_helpers.export.standalone`): the averaged one if kept."""
+        normalisation folded in: :func:`~sgan_experiments.export.standalone`): the averaged one if kept."""
         return self._classifier("ema" if self.average is not None else "raw")[0]
 
     def saved_generator(self) -> keras.Model:
@@ -606,7 +592,7 @@ class SGANTrainer:
         )
 
     def accuracy(self, x: np.ndarray, y: np.ndarray, weights: str = "raw") -> float:
-        """Accuracy of the float32 classifier, computed as ``python -m sgan_helpers evaluate`` does."""
+        """Accuracy of the float32 classifier, computed as ``python -m sgan_experiments evaluate`` does."""
         return _saved_model_accuracy(self._classifier(weights)[0], x, y)
 
     def evaluate(self) -> dict[str, float]:
@@ -676,7 +662,7 @@ class SGANTrainer:
 
 
 EVAL_BATCH = 1000
-"""``evaluation.predict_proba``'s batch size, which ``python -m sgan_helpers evaluate`` uses."""
+"""``evaluation.predict_proba``'s batch size, which ``python -m sgan_experiments evaluate`` uses."""
 
 
 def _saved_model_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
@@ -802,7 +788,7 @@ def run_training(
     """
     from tqdm.auto import tqdm
 
-    from .plotting import save_sample_grid
+    from sgan_helpers.plotting import save_sample_grid
 
     out = Path(out_dir)
     config_path, ckpt_path = out / CONFIG, out / CHECKPOINT
@@ -879,6 +865,8 @@ def run_training(
 
     total = None if config.sized_by_time else config.total_steps
     per_epoch = config.epoch_steps
+    if config.sized_by_time and config.steps_per_epoch is None:
+        per_epoch = sys.maxsize  # no evaluation inside the probe: set once the step count is known
     bar = tqdm(total=total, initial=trainer.step, unit="step", dynamic_ncols=True,
                desc="SGAN" if config.method == "sgan" else "baseline",
                disable=None if progress is None else not progress)
@@ -902,7 +890,7 @@ def run_training(
             if total is None and probe is None and step == first_step + PROBE_STEPS[0]:
                 probe = (step, time.perf_counter())
             elif (total is None and probe is not None and step >= probe[0] + PROBE_STEPS[1]
-                  and time.perf_counter() - probe[1] >= min(PROBE_SECONDS, config.minutes * 60)):
+                  and time.perf_counter() - probe[1] >= min(PROBE_SECONDS, config.minutes * 15)):
                 rate = (step - probe[0]) / (time.perf_counter() - probe[1])
                 total = max(step, int(config.minutes * 60 * rate) // 10 * 10)
                 if config.steps_per_epoch is None:  # evaluate about EVALUATIONS times, not every 600 steps
@@ -963,3 +951,19 @@ def run_wall_seconds(sessions: list[dict[str, Any]]) -> float | None:
             return None
     known = [s.get("wall_seconds") or 0.0 for s in sessions]
     return round(sum(known), 1)
+
+
+def time_training_steps(precision: str, jit: bool, steps: int = 12, warmup: int = 3,
+                        data=None) -> float:
+    """Steps/s of the real training step (tutorial schedule, batch 100) in one setting
+    (``speed.calibrate``'s timer)."""
+    if data is None:  # a slice is enough: the step's cost does not depend on the data size
+        (x, y), (xt, yt) = data_mod.load_dataset("mnist")
+        data = (x[:6000], y[:6000]), (xt[:100], yt[:100])
+    trainer = SGANTrainer(TrainConfig(precision=precision, jit_compile=jit, eval_train=False), data=data)
+    for _ in range(warmup):
+        trainer.train_step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    return steps / (time.perf_counter() - start)

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from . import files
+from sgan_helpers import files
+from sgan_helpers.averaging import model_variables  # noqa: F401  (part of this module's API)
 
 FORMAT = 2
 """Version 1 (before sgan_helpers 0.3) stored variables by position; it is refused."""
@@ -28,18 +29,6 @@ META = "__meta__"
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be read, or does not fit the variables it should restore."""
-
-
-def model_variables(model) -> dict[str, Any]:
-    """A Keras model's variables keyed ``<layer name>/<variable name>`` (stable across processes)."""
-    out: dict[str, Any] = {}
-    for layer in model.layers:
-        for v in layer.variables:
-            key = f"{layer.name}/{v.name}"
-            if key in out and out[key] is not v:
-                raise ValueError(f"two variables of {model.name!r} share the key {key!r}")
-            out[key] = v
-    return out
 
 
 def optimizer_variables(optimizer) -> dict[str, Any]:

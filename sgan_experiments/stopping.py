@@ -2,7 +2,7 @@
 
 Without this, ``kill`` (a scheduler's time limit, Binder culling an idle kernel, ``docker stop``)
 ends the process at once and everything since the last checkpoint is lost, and Ctrl-C raises
-``KeyboardInterrupt`` in the middle of a step. :func:`sgan_helpers.training.run_training` wraps
+``KeyboardInterrupt`` in the middle of a step. :func:`sgan_experiments.training.run_training` wraps
 its loop in :class:`StopRequests`: a signal only sets a flag, the loop checks it after each step,
 saves a checkpoint at that step, notes the session as stopped and raises ``KeyboardInterrupt``
 (so the command line prints its "interrupted ... --resume" line). A second Ctrl-C stops at once.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .improved import WeightNormDense
+from sgan_helpers.improved import WeightNormDense
 
 
 def folded_kernel(layer: WeightNormDense) -> np.ndarray:

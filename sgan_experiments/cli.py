@@ -1,4 +1,4 @@
-"""Command line: ``python -m sgan_helpers train|baseline|sweep|evaluate|calibrate``.
+"""Command line: ``python -m sgan_experiments train|baseline|sweep|evaluate|calibrate``.
 
 Errors a user can cause (bad options, missing or corrupt data, a folder holding
 another run or no run, an unwritable folder or a full disk, a checkpoint that does
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .data import DATASETS, DatasetFileError, DatasetUnavailableError
+from sgan_helpers.data import DATASETS, DatasetFileError, DatasetUnavailableError
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -135,9 +135,9 @@ def _add_run_options(p: argparse.ArgumentParser, what: str) -> None:
                    help="continue the run in --out from its last checkpoint")
     p.add_argument("--steps-per-epoch", type=_positive_int,
                    help="steps between evaluations and saved models (default: 60000 / batch)")
-    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto",
-                   help="auto (default): mixed_bfloat16 where the CPU or GPU has bfloat16 units, "
-                        "else float32 (see benchmarks/README.md)")
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"],
+                   help="the recipe's (faithful: float32), else auto: mixed_bfloat16 where the CPU or GPU "
+                        "has bfloat16 units, else float32 (see benchmarks/README.md)")
     p.add_argument("--jit", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
                    help="compile the step with XLA. auto (default): on for AVX2-only CPUs and GPUs, "
                         "off for AVX-512 CPUs, or what `calibrate` measured here")
@@ -154,11 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .training import RECIPES
 
     parser = argparse.ArgumentParser(
-        prog="python -m sgan_helpers",
+        prog="python -m sgan_experiments",
         description="Train and evaluate the semi-supervised GAN of the SGAN notebooks.",
     )
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{train,baseline,sweep,evaluate,calibrate}")
+                                metavar="{train,baseline,sweep,evaluate,calibrate,run-experiment}")
 
     train = sub.add_parser(
         "train", help="train an SGAN (defaults: the 2019 tutorial's schedule)",
@@ -215,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", type=_setting,
                        help="override one recipe field in every cell, e.g. --set noise_scale=0 "
                             "(an ablation); repeatable")
-    sweep.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto")
+    sweep.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"],
+                       help="the recipe's (faithful: float32), else auto")
     sweep.add_argument("--evaluations", type=_positive_int, default=EVALUATIONS,
                        help=f"test evaluations per run, its learning curve (default {EVALUATIONS}); "
                             "each costs about a second")
@@ -232,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "fastest in your cache folder ($SGAN_CACHE_DIR or ~/.cache/sgan_helpers); "
                     "--precision auto and --jit auto then use it on this machine.")
     calibrate.add_argument("--steps", type=_positive_int, default=12, help="timed steps per setting")
+
+    experiment = sub.add_parser(
+        "run-experiment", help="run a stored experiment by name (--list: every name)",
+        description="Run the command that made a stored experiment (sgan_experiments/experiments.py); "
+                    "options after NAME are added to it, a later option winning (e.g. --seeds 2).")
+    experiment.add_argument("name", nargs="?", help="an experiment or group name")
+    experiment.add_argument("--list", action="store_true", help="every name and what it measures")
     return parser
 
 
@@ -291,7 +299,7 @@ def _labels_from(run: Path) -> dict:
         raise ValueError(f"--labels-from {run}: cannot read {path} ({type(err).__name__}: {err}).") from None
 
 
-def _config(args: argparse.Namespace, method: str):
+def train_config(args: argparse.Namespace, method: str):
     """The TrainConfig the options ask for: the recipe, then every option given."""
     from .training import recipe_config
 
@@ -317,15 +325,17 @@ def _config(args: argparse.Namespace, method: str):
             fields[name] = value
     fields |= {"epochs": args.epochs if args.epochs is not None else 20, "steps": args.steps,
                "minutes": args.minutes, "steps_per_epoch": args.steps_per_epoch,
-               "precision": args.precision, "jit_compile": args.jit,
+               "jit_compile": args.jit,
                "eval_train": not args.no_train_eval, "checkpoint_every": args.checkpoint_every}
+    if args.precision is not None:  # else the recipe's, or auto
+        fields["precision"] = args.precision
     return recipe_config(args.recipe, **fields), source
 
 
 def _train(args: argparse.Namespace, command: str, method: str = "sgan") -> int:
     from .training import run_training
 
-    config, source = _config(args, method)
+    config, source = train_config(args, method)
     out = args.out
     if out is None:
         if args.resume:
@@ -348,28 +358,35 @@ def _train(args: argparse.Namespace, command: str, method: str = "sgan") -> int:
     return 0
 
 
-def _sweep(args: argparse.Namespace, command: str) -> int:
-    from .sweep import SweepSpec, run_sweep
+def sweep_spec(args: argparse.Namespace):
+    """The :class:`~sgan_experiments.sweep.SweepSpec` that ``sweep``'s options ask for."""
+    from .sweep import SweepSpec
 
     if "supervised" in args.methods and args.baseline_steps is None:
         raise ValueError("--baseline-steps is needed for the baselines (or pass --methods sgan).")
-    spec = SweepSpec(recipe=args.recipe, dataset=args.dataset, budgets=tuple(args.labels),
+    return SweepSpec(recipe=args.recipe, dataset=args.dataset, budgets=tuple(args.labels),
                      draws=args.draws, steps=args.steps, baseline_steps=args.baseline_steps,
                      ceiling_steps=args.ceiling_steps, methods=tuple(args.methods),
                      precision=args.precision, overrides=dict(args.set), evaluations=args.evaluations)
+
+
+def _sweep(args: argparse.Namespace, command: str) -> int:
+    from .sweep import run_sweep
+
+    spec = sweep_spec(args)
     run_sweep(spec, args.out, args.runs / args.out.name, command=command, dry_run=args.dry_run,
               seeds=args.seeds)
     return 0
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from . import speed
+    from . import speed, training
 
     hw = speed.detect_hardware()
     print(f"{hw.cpu}: CPU class {hw.cpu_class}" + (f"; GPUs: {', '.join(hw.gpus)}" if hw.gpus else ""))
     print(f"the rule alone would choose: {speed.rule(hw).describe()}")
     print(f"timing {args.steps} steps in each of {len(speed.candidates(hw))} settings ...", flush=True)
-    choice, rates = speed.calibrate(lambda p, j: speed.time_training_steps(p, j, steps=args.steps), hw=hw)
+    choice, rates = speed.calibrate(lambda p, j: training.time_training_steps(p, j, steps=args.steps), hw=hw)
     for name, rate in rates.items():
         print(f"  {name:<22} {rate:.2f} steps/s")
     print(f"auto now chooses: {choice.describe()}")
@@ -377,8 +394,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .data import load_dataset, preprocess
-    from .evaluation import accuracy, load_classifier
+    from sgan_helpers.data import load_dataset, preprocess
+    from sgan_helpers.evaluation import accuracy, load_classifier
 
     model = load_classifier(args.model, n_classes=DATASETS[args.dataset].n_classes)
     (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset)
@@ -387,14 +404,37 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_experiment(args: list[str]) -> int:
+    """``run-experiment NAME [options]``: each of the experiment's commands in turn, as if typed."""
+    from .experiments import expand, listing
+
+    if args == ["--list"]:
+        print(listing())
+        return 0
+    try:
+        commands = expand(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    for argv in commands:
+        print("python -m sgan_experiments " + shlex.join(argv), flush=True)
+        code = main(argv)
+        if code:
+            return code
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run-experiment"] and "-h" not in argv and "--help" not in argv:
+        return _run_experiment(argv[1:])
     args = build_parser().parse_args(argv)
-    from .evaluation import ModelFileError
+    from sgan_helpers.evaluation import ModelFileError
+
     from .training import RunFolderError, next_step_hint
 
-    command = "python -m sgan_helpers " + shlex.join(argv)
+    command = "python -m sgan_experiments " + shlex.join(argv)
 
     def hint(prefix: str = "") -> str:  # for train: does a fresh start or --resume work now?
         if args.command == "sweep" and not args.dry_run:
@@ -422,6 +462,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {str(err).rstrip('.')}.{hint('Nothing already written was lost. ')}",
               file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (see sgan_helpers.stopping)
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (see sgan_experiments.stopping)
         print(f"\ninterrupted{f' ({err})' if str(err) else ''}.{hint()}", file=sys.stderr)
         return EXIT_INTERRUPTED
