@@ -36,7 +36,8 @@ VARIANTS = {
 def run(name: str, steps: int, every: int, recipe_schedule: bool) -> None:
     import tensorflow as tf
 
-    from sgan_experiments.training import SGANTrainer, recipe_config
+    from sgan_experiments.config import recipe_config
+    from sgan_experiments.trainer import SGANTrainer
     from sgan_helpers import data, improved
 
     options = dict(VARIANTS[name])
@@ -51,7 +52,13 @@ def run(name: str, steps: int, every: int, recipe_schedule: bool) -> None:
     finally:
         improved.INPUT_NOISE = default_noise
     trainer.set_planned_steps(steps)
-    g_update = tf.function(trainer._generator_update)
+    model = trainer.model
+
+    @tf.function
+    def g_update(z_gen, x_real):  # G's update alone, as the model's train_step makes it
+        model.update(model.g_optimizer, model.generator.trainable_variables,
+                     lambda: model.generator_loss(model, x_real, model.generator(z_gen, training=True)))
+
     rng = np.random.default_rng(123)
     z = np.random.default_rng(0).standard_normal((100, config.latent_dim)).astype("float32")
     started, extra = time.time(), 0

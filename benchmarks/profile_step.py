@@ -71,7 +71,8 @@ def main() -> None:
     from xprof.convert import raw_to_tool_data
 
     from sgan_experiments import speed
-    from sgan_experiments.training import SGANTrainer, TrainConfig
+    from sgan_experiments.config import TrainConfig
+    from sgan_experiments.trainer import SGANTrainer
     from sgan_helpers import data
 
     (x, y), (xt, yt) = data.load_dataset("mnist")

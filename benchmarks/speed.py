@@ -116,7 +116,8 @@ def _child_variant(spec: dict, steps: int, warmup: int) -> dict:
         step = runner.step
     else:
         from sgan_experiments import speed
-        from sgan_experiments.training import SGANTrainer, TrainConfig
+        from sgan_experiments.config import TrainConfig
+        from sgan_experiments.trainer import SGANTrainer
 
         options = {k: v for k, v in spec.items() if k not in ("kind", "needs", "preload")}
         choice = speed.resolve(options.pop("precision", "auto"), options.pop("jit_compile", "auto"))

@@ -31,7 +31,8 @@ LEVELS = (0.95, 0.97, 0.99)
 
 
 def run(recipe: str, minutes: float, seed: int, eval_every: int) -> dict:
-    from sgan_experiments.training import recipe_config, run_training
+    from sgan_experiments.config import recipe_config
+    from sgan_experiments.training import run_training
 
     config = recipe_config(recipe, n_labels=100, seed=seed, minutes=minutes, steps_per_epoch=eval_every,
                            eval_train=False, checkpoint_every=10**6, ema_decay=0.999)

@@ -88,6 +88,11 @@ _ALL = (
                "faithful-mnist-salimans' draw 1 trained alone (about an hour)",
                "train --recipe faithful --dataset mnist --labels 100 --seed 1 --steps 69600 "
                "--steps-per-epoch 1200 --no-train-eval --checkpoint-every 1000"),
+    *(Experiment(f"short-{recipe}", f"a short run of the {recipe} recipe whose every reading a change "
+                 "must reproduce (tests/test_reproduce.py)",
+                 f"sweep --recipe {recipe} --dataset mnist --labels 100 --draws 1 --steps {steps} "
+                 f"--evaluations 2 --methods sgan {extra}--out results/short-{recipe}")
+      for recipe, steps, extra in (("tutorial", 20, "--precision float32 "), ("faithful", 40, ""))),
     Experiment("tutorial-20-epochs", "the tutorial's own recipe and length: 20 epochs of 600 steps",
                "train --recipe tutorial --epochs 20"),
 )

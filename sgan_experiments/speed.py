@@ -22,12 +22,34 @@ from sgan_helpers.hardware import (  # noqa: F401  (this module's API: the rule 
     PRECISIONS,
     Hardware,
     SpeedChoice,
-    capped_env,
     cpu_flags,
     detect_hardware,
     isa_cap,
     rule,
 )
+
+
+def capped_env(isa: str | None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``env`` (default: this process's) that caps oneDNN and XLA at ``isa`` (e.g. ``"avx2"``),
+    for a child process or before TensorFlow loads; ``isa=None`` leaves it as it is."""
+    env = dict(os.environ if env is None else env)
+    if isa:
+        env.update(ONEDNN_MAX_CPU_ISA=isa.upper(),
+                   XLA_FLAGS=(env.get("XLA_FLAGS", "") + f" --xla_cpu_max_isa={isa.upper()}").strip())
+    return env
+
+
+def cache_key(hw: Hardware) -> str:
+    """The calibration cache's key: CPU model, its relevant flags, GPUs and the library versions."""
+    import sys
+
+    import keras
+    import tensorflow as tf
+
+    return " | ".join([hw.cpu, ",".join(sorted(hw.flags)), ",".join(hw.gpus) or "no GPU",
+                       f"tf {tf.__version__}", f"keras {keras.__version__}",
+                       f"python {sys.version.split()[0]}"])
+
 
 AUTO = "auto"
 CACHE_ENV = "SGAN_CACHE_DIR"
@@ -55,7 +77,7 @@ def read_cache(path: Path | None = None) -> dict[str, Any]:
 
 def cached_choice(hw: Hardware, path: Path | None = None) -> SpeedChoice | None:
     """The calibrated choice stored for this machine and these library versions, if any."""
-    entry = read_cache(path).get(hw.key())
+    entry = read_cache(path).get(cache_key(hw))
     try:
         if entry["precision"] not in PRECISIONS:
             return None
@@ -73,7 +95,7 @@ def store_choice(hw: Hardware, winner: tuple[str, bool], rates: dict[str, float]
 
     path = path or cache_path()
     stored = read_cache(path)
-    stored[hw.key()] = {"precision": winner[0], "jit_compile": winner[1], "steps_per_s": rates,
+    stored[cache_key(hw)] = {"precision": winner[0], "jit_compile": winner[1], "steps_per_s": rates,
                         "date": time.strftime("%Y-%m-%d %H:%M"), "cpu_class": hw.cpu_class}
     return files.write_json(path, stored)
 
@@ -159,3 +181,17 @@ def calibrate(time_steps: Callable[[str, bool], float], hw: Hardware | None = No
     choice = cached_choice(hw, path)
     assert choice is not None
     return choice, rates
+
+
+def enable_gpu_determinism() -> bool:
+    """Turn on TensorFlow's op determinism if a GPU is visible (process-wide); return whether on.
+
+    On CPU, TensorFlow's kernels are deterministic already; on a GPU, some are not unless
+    this is on, and a resumed run could drift from an uninterrupted one.
+    """
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.enable_op_determinism()
+        return True
+    return False

@@ -33,17 +33,13 @@ from sgan_helpers.results import (  # noqa: F401  (read back what this module wr
     total_hours,
 )
 
+from .config import SETTABLE, option_text
+
 DEFAULT_BUDGETS = (20, 50, 100, 200, 1000)
 DEFAULT_DRAWS = 3
 EVALUATIONS = 5
 """Each cell evaluates this many times by default (its learning curve); the last one is its result."""
 FORMAT = 1
-SETTABLE = ("architecture", "schedule", "generator_loss", "batch_size", "learning_rate", "lr_schedule",
-            "unlabelled_weight", "noise_scale", "generator_output", "ema_decay", "init_noise",
-            "sampling", "label_seed", "latent", "float32_output", "adam_epsilon")
-"""Fields a sweep may override (``--set``), each a CLI option of ``train`` of the same name
-(``label_seed=2``: every draw trains draw 2's labelled images, each with its own seed)."""
-
 PUBLISHED = {
     "odena2016": "Odena (2016): the SGAN's classifier did as well as or better than the same CNN "
                  "trained alone on MNIST with 25, 50, 100 and 1,000 labels.",
@@ -116,8 +112,8 @@ class Cell:
         return max(1, -(-self.steps // spec.evaluations))
 
     def config(self, spec: SweepSpec):
-        """The run's :class:`~sgan_experiments.training.TrainConfig`."""
-        from .training import recipe_config
+        """The run's :class:`~sgan_experiments.config.TrainConfig`."""
+        from .config import recipe_config
 
         precision = {} if spec.precision is None else {"precision": spec.precision}
         return recipe_config(spec.recipe, **spec.overrides, dataset=spec.dataset, n_labels=self.n_labels,
@@ -128,20 +124,12 @@ class Cell:
     def command(self, spec: SweepSpec, out: Path | str) -> str:
         """The single CLI command that trains this cell on its own."""
         verb = "train" if self.method == "sgan" else "baseline"
-        options = "".join(_option(k, v) + " " for k, v in spec.overrides.items())
+        options = "".join(option_text(k, v) + " " for k, v in spec.overrides.items())
         precision = "" if spec.precision is None else f"--precision {spec.precision} "
         return (f"python -m sgan_experiments {verb} --recipe {spec.recipe} {options}--dataset {spec.dataset} "
                 f"--labels {self.n_labels} --seed {self.seed} --steps {self.steps} "
                 f"--steps-per-epoch {self.eval_every(spec)} --no-train-eval "
                 f"--checkpoint-every 1000 {precision}--out {out}")
-
-
-def _option(field: str, value: Any) -> str:
-    """The ``train`` option that sets a recipe field: ``--noise-scale 0``, ``--init-noise``."""
-    name = "ema" if field == "ema_decay" else field.replace("_", "-")
-    if isinstance(value, bool):
-        return f"--{name}" if value else f"--no-{name}"
-    return f"--{name} {value}"
 
 
 def cell_record(run_dir: Path | str, spec: SweepSpec, cell: Cell, sweep_command: str | None,
@@ -159,7 +147,7 @@ def cell_record(run_dir: Path | str, spec: SweepSpec, cell: Cell, sweep_command:
         raise ValueError(f"{run_dir} has not finished ({cell.steps} steps).")
     from sgan_helpers.data import dataset_info
 
-    from .training import run_wall_seconds
+    from .runs import run_wall_seconds
 
     every_label = cell.n_labels == dataset_info(spec.dataset).n_train
     return {
@@ -187,7 +175,8 @@ def run_sweep(spec: SweepSpec, out: Path | str, runs: Path | str, command: str |
     """
     from sgan_helpers import files
 
-    from .training import folder_state, run_training
+    from .runs import folder_state
+    from .training import run_training
 
     out, runs = Path(out), Path(runs)
     cells = spec.cells()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -48,15 +47,6 @@ class Hardware:
         if "avx2" in self.flags:
             return "AVX2, no AVX-512"
         return "other (no AVX2 detected)"
-
-    def key(self) -> str:
-        """Cache key: CPU model, its relevant flags, GPUs and the library versions."""
-        import keras
-        import tensorflow as tf
-
-        return " | ".join([self.cpu, ",".join(sorted(self.flags)), ",".join(self.gpus) or "no GPU",
-                           f"tf {tf.__version__}", f"keras {keras.__version__}",
-                           f"python {sys.version.split()[0]}"])
 
 
 @dataclass(frozen=True)
@@ -124,16 +114,6 @@ def isa_cap(flags: frozenset[str], cap: str | None = None) -> frozenset[str]:
     if level < _ISA_ORDER.index("AVX512_CORE_AMX"):
         dropped.add("amx_bf16")
     return frozenset(flags - dropped)
-
-
-def capped_env(isa: str | None, env: dict[str, str] | None = None) -> dict[str, str]:
-    """A copy of ``env`` (default: this process's) that caps oneDNN and XLA at ``isa`` (e.g. ``"avx2"``),
-    for a child process or before TensorFlow loads; ``isa=None`` leaves it as it is."""
-    env = dict(os.environ if env is None else env)
-    if isa:
-        env.update(ONEDNN_MAX_CPU_ISA=isa.upper(),
-                   XLA_FLAGS=(env.get("XLA_FLAGS", "") + f" --xla_cpu_max_isa={isa.upper()}").strip())
-    return env
 
 
 def _gpus() -> tuple[tuple[str, ...], bool]:

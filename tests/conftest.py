@@ -31,7 +31,7 @@ def small_mnist(mnist):
 
 
 def tiny_config(**overrides):
-    from sgan_experiments.training import TrainConfig
+    from sgan_experiments.config import TrainConfig
 
     # float32 without XLA unless a test asks: the same numbers and no compile time on every machine
     # ("auto" would pick bfloat16 or XLA by CPU class; tests/test_speed.py covers that choice).

@@ -15,7 +15,7 @@ import pytest
 from conftest import write_corrupt_compressed_npz
 from sgan_experiments import checkpoints
 from sgan_experiments.cli import main
-from sgan_experiments.training import SGANTrainer
+from sgan_experiments.trainer import SGANTrainer
 from sgan_helpers import data, evaluation, files
 
 
@@ -392,3 +392,50 @@ def test_sigterm_saves_the_step_and_says_how_to_go_on(tmp_path, capsys, monkeypa
     monkeypatch.setattr(SGANTrainer, "train_step", real_step)
     code, stdout, _ = _run([*argv, "--resume"] if command == "train" else argv, capsys)
     assert code == 0 and "Resuming at step 2" in stdout
+
+
+def test_the_options_are_the_config_fields_written_once(capsys):
+    """Each config field with a command-line form is an option of ``train`` (with its own help), the
+    GAN-only ones are not options of ``baseline``, no option sets anything when left out, a sweep may
+    ``--set`` the settable ones, and docs/cli.md's table is the one the fields make."""
+    from pathlib import Path
+
+    from conftest import load_script
+    from sgan_experiments import cli, config
+
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--help"])
+    train_help = capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["baseline", "--help"])
+    baseline_help = capsys.readouterr().out
+    for name, option in config.OPTIONS.items():
+        flag = option.option_name(name)
+        assert (flag in train_help) is option.cli, name
+        assert (flag in baseline_help) is (option.cli and not option.sgan_only), name
+    for recipe in ("tutorial", "faithful"):
+        args = cli.build_parser().parse_args(["train", "--recipe", recipe])
+        assert config.given_options(args) == {}
+        assert cli.train_config(args, "sgan")[0] == config.recipe_config(recipe)
+    from sgan_experiments.sweep import SETTABLE
+
+    assert SETTABLE == tuple(n for n, o in config.OPTIONS.items() if o.settable) and "label_seed" in SETTABLE
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    block = docs.split("<!-- options: python tools/cli_options.py -->\n")[1].split("\n<!-- /options -->")[0]
+    assert block == load_script("tools/cli_options.py").table(), "run python tools/cli_options.py"
+
+
+@pytest.mark.parametrize("argv, field, problem", [
+    (["--batch-size", "0"], "batch_size", 0), (["--ema", "1"], "ema_decay", 1.0),
+    (["--minutes", "-2"], "minutes", -2.0), (["--seed", "-1"], "seed", -1),
+    (["--unlabelled-weight", "-0.5"], "unlabelled_weight", -0.5),
+    (["--learning-rate", "0"], "learning_rate", 0.0),
+])
+def test_one_rule_refuses_a_value_on_the_command_line_and_in_python(argv, field, problem, capsys):
+    from sgan_experiments.config import TrainConfig
+
+    code, _, err = _run(["train", *argv], capsys)
+    with pytest.raises(ValueError) as refused:
+        TrainConfig(**{field: problem})
+    bound = str(refused.value).split(" must be ")[1].split(", got")[0]
+    assert code == 2 and f"must be {bound}, got" in err

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import write_corrupt_compressed_npz
+from sgan_experiments.sampling import EpochBatches
 from sgan_helpers import data
 
 
@@ -209,19 +210,19 @@ def test_batches_repeat_exactly_from_seed(mnist):
 
 
 def test_epoch_batches_take_every_image_once_per_pass():
-    batches = data.EpochBatches(n=7, size=3, key=(5, 3))
+    batches = EpochBatches(n=7, size=3, key=(5, 3))
     stream = np.concatenate([batches.indices(t) for t in range(14)])  # 42 positions = 6 passes
     for k in range(6):
         assert sorted(stream[7 * k:7 * (k + 1)]) == list(range(7)), f"pass {k}"
     assert not all((stream[:7] == stream[7 * k:7 * (k + 1)]).all() for k in range(1, 6)), "a new order"
     # a function of the step: a fresh object (a resumed run) draws the same batch, in any order of calls
-    np.testing.assert_array_equal(data.EpochBatches(7, 3, (5, 3)).indices(9), stream[27:30])
-    assert not np.array_equal(data.EpochBatches(7, 3, (6, 3)).indices(9), stream[27:30]), "seeded"
+    np.testing.assert_array_equal(EpochBatches(7, 3, (5, 3)).indices(9), stream[27:30])
+    assert not np.array_equal(EpochBatches(7, 3, (6, 3)).indices(9), stream[27:30]), "seeded"
     # 100 labelled images, batches of 100: every batch is all of them, each once
-    full = data.EpochBatches(100, 100, (1, 3))
+    full = EpochBatches(100, 100, (1, 3))
     assert all(sorted(full.indices(t)) == list(range(100)) for t in (0, 1, 57))
     with pytest.raises(ValueError, match="at least one image"):
-        data.EpochBatches(0, 3, (1,))
+        EpochBatches(0, 3, (1,))
 
 
 def test_fake_batch_uses_generator():

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sgan_experiments import cli, experiments
+from sgan_experiments.config import TrainConfig, recipe_config
 from sgan_experiments.recipes import RECIPES
 from sgan_experiments.sweep import Cell
-from sgan_experiments.training import TrainConfig, recipe_config
 from sgan_helpers.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from conftest import dtype_policy, n_changed, snapshot, tiny_config
-from sgan_experiments.training import RECIPES, SGANTrainer, TrainConfig, recipe_config, run_training
+from sgan_experiments.config import TrainConfig, recipe_config
+from sgan_experiments.recipes import RECIPES
+from sgan_experiments.trainer import SGANTrainer
+from sgan_experiments.training import run_training
 from sgan_helpers import evaluation
 from sgan_helpers.improved import (
     FEATURES,
@@ -106,7 +109,7 @@ def test_salimans_recipe_is_improved_with_noisy_init(small_mnist):
 
 
 def test_feature_matching_loss_is_the_squared_distance_of_means():
-    from sgan_experiments.training import feature_matching_loss
+    from sgan_helpers.losses import feature_matching_loss
 
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(8, 5)).astype("float32"), rng.normal(size=(6, 5)).astype("float32")
@@ -203,7 +206,7 @@ def test_adam_epsilon_sets_how_far_a_tiny_gradient_moves_a_weight(small_mnist):
     old = {k: v for k, v in recipe_config("salimans").to_dict().items() if k != "adam_epsilon"}
     assert TrainConfig.from_dict(old).adam_epsilon == 1e-7, "older configs: Keras's default"
     for bad in (0, 1, -1e-4, True, "1e-4"):
-        with pytest.raises(ValueError, match="adam_epsilon must be a number between 0 and 1"):
+        with pytest.raises(ValueError, match="adam_epsilon must be (a number|between 0 and 1)"):
             TrainConfig(adam_epsilon=bad)
 
 
@@ -267,7 +270,7 @@ def test_supervised_baseline_never_touches_the_generator(small_mnist):
     d0, g0 = snapshot(trainer.disc_vars), snapshot(trainer.gen_vars)
     for _ in range(3):
         out = trainer.train_step()
-    assert set(out) == {"c_loss", "c_acc"}
+    assert set(out) == {"c_loss"}
     assert n_changed(trainer.disc_vars, d0) == len(trainer.disc_vars) and n_changed(trainer.gen_vars, g0) == 0
 
 

@@ -16,7 +16,8 @@ from sgan_experiments import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
-FOLDERS = sorted(p.name for p in RESULTS.iterdir() if p.is_dir())
+FOLDERS = sorted(p.name for p in RESULTS.iterdir() if p.is_dir() and not p.name.startswith("short-"))
+"""The sweeps' folders (``short-*``: one short run each, that a change must reproduce: test_reproduce.py)."""
 NOTEBOOKS = ["10_supervised_baseline.ipynb", "11_improved_techniques.ipynb", "12_label_budget.ipynb",
              "13_fashion_mnist.ipynb", "14_latent_space_explorer.ipynb", "15_reproducing_99_percent.ipynb"]
 SHIPPED = ["mnist_100labels", "mnist_100labels_improved"]
@@ -263,9 +264,9 @@ def _late_mean(r, start: int = 30_000) -> float:
 
 def _changed_fields(a, b) -> list[str]:
     """The fields that define a run where two records' configs differ (defaults filled in)."""
-    from sgan_experiments import training
+    from sgan_experiments.config import TrainConfig
 
-    ours, theirs = (training.TrainConfig.from_dict(x["config"]).run_dict() for x in (a, b))
+    ours, theirs = (TrainConfig.from_dict(x["config"]).run_dict() for x in (a, b))
     return sorted(k for k in ours if ours[k] != theirs[k])
 
 
@@ -546,13 +547,13 @@ def test_their_average_and_batches_on_three_draws():
 
 
 def _labels_grid():
-    from sgan_experiments import training
+    from sgan_experiments.config import TrainConfig
 
     theirs = _runs("epoch-batches-mnist-salimans")
     label_runs = sweep.load_results(RESULTS / "label-draw2-mnist-salimans")
     grid = {}
     for r in [*theirs.values(), *label_runs]:
-        grid.setdefault((training.TrainConfig.from_dict(r["config"]).labels_seed, r["cell"]["seed"]), r)
+        grid.setdefault((TrainConfig.from_dict(r["config"]).labels_seed, r["cell"]["seed"]), r)
     return grid, theirs[2]
 
 

@@ -13,14 +13,10 @@ import pytest
 
 from conftest import assert_same_state, tiny_config, trainer_state
 from sgan_experiments import checkpoints
-from sgan_experiments.training import (
-    RECIPES,
-    RunFolderError,
-    SGANTrainer,
-    check_run_folder,
-    run_training,
-    run_wall_seconds,
-)
+from sgan_experiments.recipes import RECIPES
+from sgan_experiments.runs import RunFolderError, check_run_folder, run_wall_seconds
+from sgan_experiments.trainer import SGANTrainer
+from sgan_experiments.training import run_training
 from sgan_helpers import files
 
 
@@ -159,7 +155,8 @@ import json, os, signal, sys
 import numpy as np
 from sgan_helpers import data
 from sgan_experiments import checkpoints
-from sgan_experiments.training import TrainConfig, run_training
+from sgan_experiments.config import TrainConfig
+from sgan_experiments.training import run_training
 
 out, config = sys.argv[1], TrainConfig(**json.loads(sys.argv[2]))
 (x, y), (xt, yt) = data.load_dataset("mnist")

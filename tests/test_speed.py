@@ -87,7 +87,7 @@ def test_calibration_is_cached_per_machine_and_read_back(tmp_path):
     # another machine (or other library versions) does not see this entry
     assert speed.resolve(hardware=AVX512, cache=cache).source == "rule"
     stored = json.loads(cache.read_text())
-    assert list(stored) == [AVX512_BF16.key()] and "tf " in AVX512_BF16.key()
+    assert list(stored) == [speed.cache_key(AVX512_BF16)] and "tf " in speed.cache_key(AVX512_BF16)
 
 
 def test_calibration_without_bf16_units_does_not_time_bfloat16(tmp_path):
@@ -100,7 +100,7 @@ def test_a_broken_cache_file_falls_back_to_the_rule(tmp_path):
     cache = tmp_path / "speed.json"
     cache.write_text("{not json")
     assert speed.resolve(hardware=AVX2, cache=cache).source == "rule"
-    cache.write_text(json.dumps({AVX2.key(): {"precision": "float8"}}))
+    cache.write_text(json.dumps({speed.cache_key(AVX2): {"precision": "float8"}}))
     assert speed.resolve(hardware=AVX2, cache=cache).source == "rule"
 
 
@@ -114,7 +114,7 @@ def test_cache_location_follows_the_environment(tmp_path, monkeypatch):
 
 def test_auto_keeps_xla_off_for_the_mlp_on_cpus(monkeypatch):
     """XLA pays for the CNN on AVX2-only CPUs but slows the MLP recipe about 7x on both classes."""
-    from sgan_experiments.training import recipe_config
+    from sgan_experiments.config import recipe_config
 
     choice = speed.rule(AVX2)
     assert choice.jit_compile is True
@@ -132,7 +132,7 @@ def test_auto_keeps_xla_off_for_the_mlp_on_cpus(monkeypatch):
 
 def test_a_resumed_run_keeps_its_precision_and_says_why(monkeypatch):
     """On resume the saved precision is not "set explicitly" by the user: the reason says it was kept."""
-    from sgan_experiments.training import recipe_config
+    from sgan_experiments.config import recipe_config
 
     monkeypatch.setattr(speed, "detect_hardware", lambda: AVX2)  # auto would choose float32 here
     monkeypatch.setattr(speed, "cached_choice", lambda hw, cache=None: None)

@@ -163,7 +163,7 @@ def test_cell_command_renders_overrides_as_train_options():
     assert "--no-init-noise" in Cell("sgan", 20, 1, 4).command(_spec(overrides={"init_noise": False}), "x")
     from sgan_experiments.cli import build_parser  # the command parses
     args = build_parser().parse_args(command.split()[3:])
-    assert args.sampling == "epochs" and args.ema == 0.99 and args.latent == "uniform"
+    assert args.sampling == "epochs" and args.ema_decay == 0.99 and args.latent == "uniform"
     assert args.float32_output is True and args.adam_epsilon == 1e-4
 
 
