@@ -23,6 +23,17 @@ EXECUTED = Path(__file__).resolve().parent / "build" / "executed"
 _cells: dict[pytest.File, list[bool]] = {}
 
 
+SLOW_NOTEBOOKS = ("07_train_sgan.ipynb", "08_evaluate_classifier.ipynb", "09_keras3_trainable_pitfall.ipynb",
+                  "10_supervised_baseline.ipynb")
+"""Notebooks whose cells train for more than about 20 s on 2 cores, even in quick mode: marked ``slow``."""
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in SLOW_NOTEBOOKS:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     report = (yield).get_result()

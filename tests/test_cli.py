@@ -42,7 +42,9 @@ def small_data(monkeypatch, small_mnist):
     return small_mnist
 
 
-TINY = ["--steps", "4", "--steps-per-epoch", "4", "--no-train-eval", "--quiet"]
+TINY = ["--steps", "4", "--steps-per-epoch", "4", "--no-train-eval", "--quiet", "--jit", "off"]
+"""A tiny run; XLA off, as in conftest.tiny_config: no compile time on AVX2-only CPUs, where `auto`
+turns it on (tests/test_training.py compiles the step with XLA once, on every machine)."""
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -133,6 +135,7 @@ def test_bad_data_files(tmp_path, capsys, monkeypatch):
     assert code == 1 and "corrupt or truncated" in _one_error_line(err)
 
 
+@pytest.mark.slow
 def test_every_interruption_leaves_a_way_forward(tmp_path, capsys, monkeypatch, small_data):
     """Ctrl-C before the first periodic checkpoint, a full disk, a changed operational option,
     a checkpoint that does not fit: each ends in one clear line saying what works next."""
@@ -224,6 +227,7 @@ def test_train_then_evaluate_round_trip(tmp_path, capsys, small_data):
     assert code == 0 and (out / "classifier.keras").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_real_process_exit_codes(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     ok = subprocess.run([sys.executable, "-m", "sgan_experiments", "--help"], capture_output=True,
@@ -319,6 +323,7 @@ def test_sweep_command_runs_and_skips(tmp_path, capsys, small_data):
     assert code == 0 and "2 done" in stdout and "[1/2]" not in stdout
 
 
+@pytest.mark.slow
 def test_label_seed_option_and_sweep_setting(tmp_path, capsys, small_data):
     run = tmp_path / "run"
     code, _, _ = _run(["train", *TINY, "--labels", "20", "--seed", "4", "--label-seed", "2",
@@ -368,6 +373,7 @@ def test_sweep_seeds_train_only_those_draws(tmp_path, capsys):
     assert code == 1 and "seeds must be among this sweep's draws 1..3" in _one_error_line(err)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "sweep"])
 def test_sigterm_saves_the_step_and_says_how_to_go_on(tmp_path, capsys, monkeypatch, small_data, command):
     """kill <pid> (a scheduler's limit, Binder culling): the step in progress is checkpointed, the

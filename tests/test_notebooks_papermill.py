@@ -12,6 +12,9 @@ from pathlib import Path
 
 import nbformat
 import papermill as pm
+import pytest
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: CI runs every test
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 

@@ -17,6 +17,8 @@ from sgan_experiments import cli, experiments
 from sgan_experiments.runs import machine
 from sgan_helpers.results import load_results
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: CI runs every test
+
 ROOT = Path(__file__).resolve().parents[1]
 SHORT = [name for name in experiments.EXPERIMENTS if name.startswith("short-")]
 

@@ -175,6 +175,7 @@ run_training(config, out, progress=False, data=small)
 """
 
 
+@pytest.mark.slow
 def test_sigkill_mid_checkpoint_in_a_real_process(tmp_path, small_mnist, straight):
     """kill -9 while the step-4 checkpoint is half written: the temp file is cleaned on resume,
     and the run repeats step 4 to end bit for bit where the uninterrupted one ends."""

@@ -56,8 +56,14 @@ def _tiny_fit(small_mnist, seed: int = 1, epochs: int = 2):
     return model, average, grids, history
 
 
-def test_fit_with_callbacks_records_what_notebook_08_reads(small_mnist, tmp_path):
-    model, average, grids, history = _tiny_fit(small_mnist)
+@pytest.fixture(scope="module")
+def fitted(small_mnist):
+    """One tiny fit shared by the tests below (each fit costs seconds of tracing)."""
+    return _tiny_fit(small_mnist)
+
+
+def test_fit_with_callbacks_records_what_notebook_08_reads(fitted, small_mnist, tmp_path):
+    model, average, grids, history = fitted
     record = history_record(history)
     assert [r["step"] for r in record["epochs"]] == [3, 6]
     assert {"c_loss", "d_real", "d_fake", "g_loss", "test_acc", "ema_test_acc", "labelled_acc"} <= set(
@@ -72,8 +78,8 @@ def test_fit_with_callbacks_records_what_notebook_08_reads(small_mnist, tmp_path
                                   average.classifier.predict(probe, verbose=0))
 
 
-def test_fit_is_reproducible_from_its_seed(small_mnist):
-    first, second = _tiny_fit(small_mnist, epochs=1)[0], _tiny_fit(small_mnist, epochs=1)[0]
+def test_fit_is_reproducible_from_its_seed(fitted, small_mnist):
+    first, second = fitted[0], _tiny_fit(small_mnist)[0]
     for a, b in zip(first.classifier.get_weights() + first.generator.get_weights(),
                     second.classifier.get_weights() + second.generator.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)

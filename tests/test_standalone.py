@@ -61,6 +61,7 @@ def test_weight_norm_folds_into_plain_dense_layers():
     assert standalone(cnn) is cnn  # nothing to fold
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_models_load_with_plain_keras(name, mnist, tmp_path):
     """Each shipped classifier loads in a clean process with plain Keras (safe_mode=True) and scores
@@ -99,6 +100,7 @@ def test_shipped_models_are_written_by_the_oldest_allowed_keras():
             f"{path.relative_to(ROOT)} was saved by Keras {written}; run `make portable-models`")
 
 
+@pytest.mark.slow
 def test_command_line_prints_only_its_own_lines(tmp_path):
     """No TensorFlow C++ log line reaches the terminal unless TF_CPP_MIN_LOG_LEVEL asks for them."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}

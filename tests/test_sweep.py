@@ -58,6 +58,7 @@ def tiny_sweep(monkeypatch, small_mnist):
     return small_mnist
 
 
+@pytest.mark.slow
 def test_sweep_runs_records_and_skips_done_cells(tmp_path, tiny_sweep, capsys):
     spec = _spec(budgets=(20,), draws=2)
     paths = run_sweep(spec, tmp_path / "results", tmp_path / "runs", command="make sweep", data=tiny_sweep)
@@ -82,6 +83,7 @@ def test_sweep_runs_records_and_skips_done_cells(tmp_path, tiny_sweep, capsys):
     assert {p: p.stat().st_mtime_ns for p in paths} == before
 
 
+@pytest.mark.slow
 def test_a_sweep_in_parts_by_seed_is_one_sweep(tmp_path, tiny_sweep, capsys):
     spec = _spec(budgets=(20,), draws=2, methods=("sgan",))
     results, runs = tmp_path / "results", tmp_path / "runs"
@@ -100,6 +102,7 @@ def test_a_sweep_in_parts_by_seed_is_one_sweep(tmp_path, tiny_sweep, capsys):
             run_sweep(spec, results, runs, data=tiny_sweep, seeds=bad)
 
 
+@pytest.mark.slow
 def test_a_sweep_over_one_label_draw(tmp_path, tiny_sweep):
     """--set label_seed=2: every draw trains draw 2's labelled images; only the seed differs."""
     spec = _spec(budgets=(20,), draws=2, methods=("sgan",), overrides={"label_seed": 2})
@@ -110,6 +113,7 @@ def test_a_sweep_over_one_label_draw(tmp_path, tiny_sweep):
     assert one["curve"] != two["curve"], "other seeds, other runs"
 
 
+@pytest.mark.slow
 def test_an_interrupted_cell_resumes(tmp_path, tiny_sweep, monkeypatch):
     spec = _spec(budgets=(20,), draws=1, methods=("sgan",))
     from sgan_experiments import training

@@ -87,6 +87,7 @@ def test_tutorial_code_trains_nothing_on_keras3_and_the_fix_works(small_mnist):
             assert n_changed(disc, d0) == 0 and n_changed(gen, g0) == len(gen)
 
 
+@pytest.mark.slow
 def test_short_run_learns_well_above_chance(small_mnist):
     trainer = SGANTrainer(tiny_config(steps=40, batch_size=100), data=small_mnist)  # the tutorial's batch
     before = trainer.accuracy(trainer.x_test, trainer.y_test)
@@ -169,6 +170,7 @@ def test_run_folder_contents(tmp_path, small_mnist):
                           trainer.classifier()[0].predict(trainer.x_test[:64], verbose=0).argmax(1))
 
 
+@pytest.mark.slow
 def test_killed_run_with_weight_averaging_resumes_to_the_same_end(tmp_path, small_mnist, monkeypatch):
     config = tiny_config(ema_decay=0.9)
     straight = run_training(config, tmp_path / "a", progress=False, data=small_mnist)
@@ -515,3 +517,16 @@ def test_sizes_are_checked_before_anything_is_built(small_mnist, monkeypatch):
         SGANTrainer(tiny_config(batch_size=4000), data=small_mnist)
     with pytest.raises(ValueError, match="asks for 500 examples of class 0, but the data holds only"):
         SGANTrainer(tiny_config(n_labels=5000), data=small_mnist)
+
+
+@pytest.mark.slow
+def test_the_step_compiles_with_xla_and_computes_the_same_losses(small_mnist):
+    """XLA (``auto``'s choice for the CNN on AVX2-only CPUs and GPUs) compiles the step on any machine.
+    It rounds differently and draws other dropout masks from the same seeds, so the losses agree
+    closely, not bit for bit."""
+    plain = SGANTrainer(tiny_config(), data=small_mnist)
+    fused = SGANTrainer(tiny_config(jit_compile=True), data=small_mnist)
+    assert fused._step_fn._jit_compile is True and plain._step_fn._jit_compile is False
+    for _ in range(3):
+        a, b = plain.train_step(), fused.train_step()
+        assert a.keys() == b.keys() and all(b[k] == pytest.approx(a[k], rel=0.05) for k in a), (a, b)
