@@ -159,11 +159,6 @@ def load_mnist() -> Arrays:
     return load_dataset("mnist")
 
 
-def load_fashion_mnist() -> Arrays:
-    """Fashion-MNIST, as ``keras.datasets.fashion_mnist.load_data()`` returns them."""
-    return load_dataset("fashion_mnist")
-
-
 def preprocess(images: np.ndarray) -> np.ndarray:
     """uint8 images (N, 28, 28) in 0..255 -> float32 (N, 28, 28, 1) in [-1, 1].
 
@@ -275,10 +270,3 @@ def real_batch(
 def latent_points(n: int, latent_dim: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` points from the standard normal latent space, float32 (n, latent_dim)."""
     return rng.standard_normal((n, latent_dim), dtype=np.float32)
-
-
-def fake_batch(generator, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` images from ``generator`` (a Keras model) at random latent points."""
-    latent_dim = generator.input_shape[-1]
-    z = latent_points(n, latent_dim, rng)
-    return np.asarray(generator(z, training=False))

@@ -30,7 +30,7 @@ def test_load_matches_keras_layout(mnist):
 
 def test_load_fashion_mnist():
     try:
-        (x_train, y_train), (x_test, _) = data.load_fashion_mnist()
+        (x_train, y_train), (x_test, _) = data.load_dataset("fashion_mnist")
     except data.DatasetUnavailableError:
         pytest.skip("Fashion-MNIST not available offline")
     assert x_train.shape == (60_000, 28, 28) and x_test.shape == (10_000, 28, 28)
@@ -223,11 +223,3 @@ def test_epoch_batches_take_every_image_once_per_pass():
     assert all(sorted(full.indices(t)) == list(range(100)) for t in (0, 1, 57))
     with pytest.raises(ValueError, match="at least one image"):
         EpochBatches(0, 3, (1,))
-
-
-def test_fake_batch_uses_generator():
-    from sgan_helpers.generator import build_generator
-
-    g = build_generator()
-    x = data.fake_batch(g, 4, np.random.default_rng(0))
-    assert x.shape == (4, 28, 28, 1) and np.abs(x).max() <= 1.0
