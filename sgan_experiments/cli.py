@@ -42,7 +42,7 @@ def _add_run_options(p: argparse.ArgumentParser, what: str, sgan: bool = True) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import WHOLE_1
+    from .options import WHOLE_1
     from .recipes import RECIPES
     from .sweep import DEFAULT_BUDGETS, DEFAULT_DRAWS, EVALUATIONS
 
