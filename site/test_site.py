@@ -70,9 +70,15 @@ def _open(browser, url: str):
     """A new page at ``url``, and the errors its own scripts raised (not those of other hosts)."""
     page = browser.new_page()
     errors: list[str] = []
+    here = "/".join(url.split("/")[:3])  # this site's scheme and host: not other hosts' badges
     page.on("pageerror", lambda err: errors.append(str(err)))
+    # a resource that fails is named by its response (the console's line has no address); the browser's
+    # own favicon request is no resource of the page (it lands before or after load, by chance)
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error"
-            and msg.location.get("url", "").startswith(url.split("/notebooks/")[0]) else None)
+            and msg.location.get("url", "").startswith(here)
+            and not msg.text.startswith("Failed to load resource") else None)
+    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400
+            and r.url.startswith(here) and not r.url.endswith("/favicon.ico") else None)
     response = page.goto(url, wait_until="load")
     assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
     return page, errors
